@@ -1,0 +1,562 @@
+// Wiring: reads the bootstrap data, opens the socket, routes server frames
+// into the store, and re-renders what changed. Each concern lives in its own
+// module: socket (connection), sync (history, catch-up, outbox), store
+// (state), render (messages), sidebar, members, composer, dialogs, banner.
+
+import { setCsrfToken } from "./api.js";
+import { Banner } from "./banner.js";
+import { Composer } from "./composer.js";
+import { setUpDialogs } from "./dialogs.js";
+import { byId, setText } from "./dom.js";
+import { displayName, truncate } from "./format.js";
+import { Members } from "./members.js";
+import { MessageList } from "./render.js";
+import { Sidebar, roomHref } from "./sidebar.js";
+import { Connection } from "./socket.js";
+import { Store, TYPING_SHOWN_MS, asRoom, asUser } from "./store.js";
+import { fail, joinRoom, leaveRoom, loadOlder, openDirect, resync, transmit } from "./sync.js";
+
+const DEFAULT_ROOM = "general";
+// Read marks are sent at most this often while new messages stream in.
+const READ_DEBOUNCE_MS = 400;
+
+const ERROR_TEXT = {
+  too_long: "That message is too long (at most 4000 characters).",
+  rate_limited: "You are sending messages too fast. Wait a moment, then retry.",
+  forbidden: "You are not allowed to do that here.",
+  not_found: "That room or message no longer exists.",
+};
+
+const boot = JSON.parse(byId("bootstrap").textContent);
+setCsrfToken(boot.csrf_token);
+const store = new Store({
+  username: boot.username,
+  display_name: boot.display_name,
+  avatar_url: boot.avatar_url,
+});
+const root = byId("app");
+const announcer = byId("announcer");
+const jumpNew = byId("jump-new");
+
+let helloSeen = false;
+
+// ### Rendering, batched per task ###
+
+const dirty = { sidebar: false, list: false, members: false, typing: false };
+let flushQueued = false;
+let followNext = false;
+
+function schedule(parts) {
+  Object.assign(dirty, parts);
+  if (flushQueued) return;
+  flushQueued = true;
+  queueMicrotask(flush);
+}
+
+function flush() {
+  flushQueued = false;
+  const room = store.current;
+  if (dirty.sidebar) sidebar.render(store);
+  if (dirty.list && room) {
+    list.render(room, { follow: followNext });
+    followNext = false;
+    updateJump();
+  }
+  if (dirty.members) members.render(room);
+  if (dirty.typing) members.renderTyping(room);
+  dirty.sidebar = dirty.list = dirty.members = dirty.typing = false;
+}
+
+/** Something about a room changed: redraw it if it is open, and the sidebar. */
+function changed(room) {
+  schedule({ sidebar: true, list: room === store.current, members: room === store.current });
+}
+
+function announce(text) {
+  setText(announcer, text);
+}
+
+// ### Connection ###
+
+const banner = new Banner(() => conn.reconnectNow());
+
+const conn = new Connection({
+  path: boot.ws_path || "/ws/",
+  onFrame: (frame) => handlers[frame.type]?.(frame),
+  onState: ({ state, retryAt }) => {
+    if (state === "open") return; // the hello handler sets "ready"/"syncing"
+    if (state === "waiting") {
+      // Sends in flight are not failures yet: resync() retries them with the same client_id.
+      for (const room of store.rooms.values()) {
+        for (const pending of room.pending.values()) clearTimeout(pending.timer);
+      }
+    }
+    banner.set(state, { retryAt });
+  },
+  checkSignedIn: async () => {
+    try {
+      const response = await fetch("/api/me", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      return !(response.status === 401 || response.status === 403);
+    } catch {
+      return true;
+    }
+  },
+});
+
+// ### Server frames ###
+
+const handlers = {
+  hello(frame) {
+    if (frame.user) Object.assign(store.me, asUser(frame.user));
+    setText(byId("me-name"), displayName(store.me));
+    const gone = store.setRooms(frame.rooms || []);
+    const first = !helloSeen;
+    helloSeen = true;
+    if (gone.includes(store.currentSlug)) store.currentSlug = null;
+    schedule({ sidebar: true, list: true, members: true });
+    if (first) {
+      banner.set("ready");
+      route();
+      return;
+    }
+    banner.set("syncing");
+    const current = store.current;
+    if (current) joinRoom(conn, current.slug).catch(() => {});
+    else openRoom(defaultSlug());
+    resync(conn, store, { changed })
+      .then(() => {
+        banner.set("online");
+        markReadSoon();
+      })
+      .catch(() => {}); // the socket dropped again; the next hello resyncs
+  },
+
+  joined(frame) {
+    const info = asRoom(frame.room);
+    const room = store.upsertRoom(info);
+    const messages = frame.messages || [];
+    store.mergeMessages(room, messages);
+    if (!room.loaded) {
+      room.loaded = true;
+      room.hasMoreBefore = messages.length > 0;
+      if (room === store.current) placeMarker(room);
+    }
+    if (frame.members) store.setMembers(room, frame.members);
+    changed(room);
+  },
+
+  left(frame) {
+    dropRoom(asRoom(frame.room).slug, null);
+  },
+
+  message(frame) {
+    const message = frame.message;
+    const room = message && store.rooms.get(message.room);
+    if (!room) return;
+    const own = store.isMe(message.author);
+    if (!room.loaded) {
+      // Not shown yet: count it; the latest page arrives when the room is opened.
+      room.lastMessageId = Math.max(room.lastMessageId, message.id);
+      if (!own) room.unread += 1;
+      if (!own) announce(`New message in ${room.name} from ${displayName(message.author)}`);
+      schedule({ sidebar: true });
+      return;
+    }
+    const wasPending = own && message.client_id && room.pending.has(message.client_id);
+    const atBottom = room === store.current && list.isAtBottom();
+    if (!store.mergeMessages(room, [message]).length && !wasPending) return;
+    if (!own) {
+      room.typing.delete(message.author.username);
+      const viewing = room === store.current && document.visibilityState === "visible" && atBottom;
+      if (!viewing) {
+        room.unread += 1;
+        if (room === store.current && room.markerId === null) room.markerId = message.id;
+      }
+      announce(room === store.current
+        ? `${displayName(message.author)}: ${truncate(message.body)}`
+        : `New message in ${room.name} from ${displayName(message.author)}`);
+    }
+    if (room === store.current && (own || atBottom)) followNext = true;
+    changed(room);
+    schedule({ typing: true });
+    if (room === store.current) markReadSoon();
+  },
+
+  message_edited(frame) {
+    const room = store.rooms.get(frame.message?.room);
+    if (room && store.replaceMessage(room, frame.message)) changed(room);
+  },
+
+  message_deleted(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (room && store.deleteMessage(room, frame.id)) changed(room);
+  },
+
+  history(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (!room || !room.loaded) return;
+    if (store.mergeMessages(room, frame.messages || []).length) changed(room);
+  },
+
+  typing(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    const user = asUser(frame.user);
+    if (!room || store.isMe(user)) return;
+    const known = room.members.get(user.username);
+    store.setTyping(room, { ...known, ...user });
+    if (room === store.current) {
+      schedule({ typing: true });
+      setTimeout(() => schedule({ typing: true }), TYPING_SHOWN_MS + 50);
+    }
+  },
+
+  presence(frame) {
+    store.setOnline(asUser(frame.user).username, Boolean(frame.online));
+    schedule({ members: true });
+  },
+
+  member_joined(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (!room) return;
+    const user = asUser(frame.user);
+    room.members.set(user.username, { role: "member", online: false, ...room.members.get(user.username), ...user });
+    changed(room);
+  },
+
+  member_left(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (!room) return;
+    room.members.delete(asUser(frame.user).username);
+    changed(room);
+  },
+
+  room_added(frame) {
+    const room = store.upsertRoom(frame.room);
+    changed(room);
+  },
+
+  room_removed(frame) {
+    dropRoom(asRoom(frame.room).slug, "You are no longer a member of that room.");
+  },
+
+  room_updated(frame) {
+    const slug = asRoom(frame.room).slug;
+    if (!store.rooms.has(slug)) return;
+    const room = store.rooms.get(slug);
+    const update = { slug, topic: frame.topic, archived: frame.archived };
+    if (room.kind !== "direct") update.name = frame.name;
+    store.upsertRoom(update);
+    if (room === store.current) composer.setRoom(room);
+    changed(room);
+  },
+
+  read(frame) {
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (!room) return;
+    room.unread = frame.unread ?? 0;
+    room.lastReadSent = Math.max(room.lastReadSent, frame.message_id || 0);
+    schedule({ sidebar: true });
+  },
+
+  error(frame) {
+    if (frame.answered) return; // its request's caller shows it
+    const text = ERROR_TEXT[frame.code] || frame.detail || "Something went wrong.";
+    const found = frame.ref ? store.findPending(frame.ref) : null;
+    if (found) {
+      fail(found.pending, frame.code === "rate_limited" ? "sending too fast" : frame.code === "too_long" ? "too long" : frame.detail);
+      changed(found.room);
+    }
+    composer.showError(text);
+  },
+};
+
+// ### Rooms ###
+
+function defaultSlug() {
+  if (store.rooms.has(DEFAULT_ROOM)) return DEFAULT_ROOM;
+  return store.sortedRooms(false)[0]?.slug ?? store.sortedRooms(true)[0]?.slug ?? null;
+}
+
+function slugFromHash() {
+  const match = location.hash.match(/^#\/r\/([^/]+)$/);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+/** Open the room named in the address bar (joining a public room if need be). */
+async function route() {
+  if (!helloSeen) return;
+  const wanted = slugFromHash();
+  if (wanted && !store.rooms.has(wanted)) {
+    try {
+      await joinRoom(conn, wanted);
+    } catch (error) {
+      composer.showError(`Could not open “${wanted}”: ${error.detail}`);
+      openRoom(defaultSlug());
+      return;
+    }
+  }
+  openRoom(wanted && store.rooms.has(wanted) ? wanted : defaultSlug());
+}
+
+/** Make a room the open one: show what is held now, then fetch what is missing. */
+async function openRoom(slug, { focus = false } = {}) {
+  if (!slug || !store.rooms.has(slug)) {
+    store.currentSlug = null;
+    composer.setRoom(null);
+    schedule({ sidebar: true, members: true, typing: true });
+    return;
+  }
+  if (location.hash !== roomHref(slug)) history.replaceState(null, "", roomHref(slug));
+  const room = store.rooms.get(slug);
+  const switching = store.currentSlug !== slug;
+  if (switching) {
+    const previous = store.current;
+    if (previous) previous.markerId = null;
+    store.currentSlug = slug;
+    composer.setRoom(room);
+    if (room.loaded) placeMarker(room);
+    list.show(room);
+    updateJump();
+    closePanels();
+    schedule({ sidebar: true, members: true, typing: true });
+  }
+  if (focus) composer.focus();
+  if ((!room.loaded || !room.membersFresh) && conn.isOpen) {
+    const firstLoad = !room.loaded;
+    try {
+      await joinRoom(conn, slug);
+    } catch (error) {
+      composer.showError(`Could not open ${room.name}: ${error.detail}`);
+      return;
+    }
+    if (firstLoad && store.current === room) list.show(room);
+  }
+  markReadSoon();
+}
+
+/** Put the "new messages" line above the first unread message (unread excludes your own). */
+function placeMarker(room) {
+  room.markerId = null;
+  let remaining = room.unread;
+  if (!remaining) return;
+  for (let i = room.messages.length - 1; i >= 0; i -= 1) {
+    if (store.isMe(room.messages[i].author)) continue;
+    room.markerId = room.messages[i].id;
+    remaining -= 1;
+    if (!remaining) break;
+  }
+}
+
+function dropRoom(slug, notice) {
+  if (!store.rooms.has(slug)) return;
+  const wasCurrent = store.currentSlug === slug;
+  store.removeRoom(slug);
+  schedule({ sidebar: true });
+  if (wasCurrent) {
+    openRoom(defaultSlug());
+    if (notice) composer.showError(notice);
+  }
+}
+
+// ### Reading ###
+
+let readTimer = null;
+
+function markReadSoon() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(markRead, READ_DEBOUNCE_MS);
+}
+
+/** Send `read` for the newest message of the open room once the reader can see it. */
+function markRead() {
+  const room = store.current;
+  if (!room || !room.loaded || document.visibilityState !== "visible" || !list.isAtBottom()) return;
+  const last = store.lastId(room);
+  if (room.unread) {
+    room.unread = 0;
+    schedule({ sidebar: true });
+  }
+  if (!last || last <= room.lastReadSent) return;
+  if (conn.send({ type: "read", room: room.slug, message_id: last })) room.lastReadSent = last;
+}
+
+function updateJump() {
+  const room = store.current;
+  jumpNew.hidden = !room || list.isAtBottom() || !(room.unread > 0 || room.markerId !== null);
+}
+
+// ### Views ###
+
+const sidebar = new Sidebar();
+
+const members = new Members(store, (username) => startDirect(username).catch((error) => {
+  composer.showError(`Could not open the conversation: ${error.detail || error.message}`);
+}));
+
+const list = new MessageList(
+  { scroller: byId("messages"), list: byId("message-list"), status: byId("history-status") },
+  store.me,
+  {
+    nearTop: () => {
+      const room = store.current;
+      if (room) loadOlder(conn, store, room, changed).catch(() => {});
+    },
+    scrolled: () => {
+      updateJump();
+      if (list.isAtBottom()) markReadSoon();
+    },
+    edit: (id, body) => conn.request(
+      { type: "edit", id, body },
+      (frame) => frame.type === "message_edited" && frame.message?.id === id,
+    ),
+    remove: (id) => {
+      conn.request({ type: "delete", id }, (frame) => frame.type === "message_deleted" && frame.id === id)
+        .catch((error) => composer.showError(ERROR_TEXT[error.code] || error.detail));
+    },
+    retry: (clientId) => {
+      const found = store.findPending(clientId);
+      if (!found) return;
+      transmit(conn, store, found.pending, changed);
+      followNext = true;
+      changed(found.room);
+      composer.clearError();
+    },
+    discard: (clientId) => {
+      const found = store.findPending(clientId);
+      if (!found) return;
+      clearTimeout(found.pending.timer);
+      found.room.pending.delete(clientId);
+      changed(found.room);
+      composer.focus();
+    },
+    showError: (text) => composer.showError(text),
+    focusComposer: () => composer.focus(),
+  },
+);
+
+const composer = new Composer({
+  submit(body) {
+    const room = store.current;
+    if (!room) return false;
+    const pending = store.addPending(room, body);
+    transmit(conn, store, pending, changed);
+    followNext = true;
+    changed(room);
+    return true;
+  },
+  typing() {
+    const room = store.current;
+    if (room) conn.send({ type: "typing", room: room.slug });
+  },
+  editLast() {
+    const room = store.current;
+    const message = room && store.lastOwnMessage(room);
+    if (!message) return false;
+    list.startEdit(message.id);
+    return true;
+  },
+  draftChanged(text) {
+    if (store.current) store.current.draft = text;
+  },
+});
+
+async function startDirect(username) {
+  const reply = await openDirect(conn, username);
+  const slug = asRoom(reply.room).slug;
+  openRoom(slug, { focus: true });
+}
+
+setUpDialogs(store, {
+  join: (slug) => joinRoom(conn, slug),
+  open: (slug) => openRoom(slug, { focus: true }),
+  direct: startDirect,
+  currentRoom: () => store.current,
+});
+
+byId("leave-room").addEventListener("click", async () => {
+  const room = store.current;
+  if (!room) return;
+  try {
+    await leaveRoom(conn, room.slug);
+  } catch (error) {
+    composer.showError(`Could not leave ${room.name}: ${error.detail}`);
+  }
+});
+
+jumpNew.addEventListener("click", () => {
+  list.scrollToBottom();
+  updateJump();
+  markReadSoon();
+  composer.focus();
+});
+
+// ### Layout: sidebar and member panels on small screens ###
+
+const sidebarToggle = byId("sidebar-toggle");
+const membersToggle = byId("members-toggle");
+const scrim = byId("scrim");
+const wide = matchMedia("(min-width: 1100px)");
+
+function setPanel(name, open) {
+  root.dataset[name] = open ? "open" : "closed";
+  const toggle = name === "sidebar" ? sidebarToggle : membersToggle;
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.setAttribute("aria-label", `${open ? "Hide" : "Show"} ${name === "sidebar" ? "rooms" : "members"}`);
+  scrim.hidden = !(root.dataset.sidebar === "open" || (root.dataset.members === "open" && !wide.matches));
+}
+
+function closePanels() {
+  if (root.dataset.sidebar === "open") setPanel("sidebar", false);
+  if (!wide.matches && root.dataset.members === "open") setPanel("members", false);
+}
+
+setPanel("sidebar", false);
+setPanel("members", wide.matches);
+wide.addEventListener("change", () => setPanel("members", wide.matches));
+sidebarToggle.addEventListener("click", () => {
+  const open = root.dataset.sidebar !== "open";
+  setPanel("sidebar", open);
+  if (open) byId("sidebar").querySelector('[aria-current="page"], a, button')?.focus();
+});
+membersToggle.addEventListener("click", () => setPanel("members", root.dataset.members !== "open"));
+scrim.addEventListener("click", closePanels);
+
+// ### Keyboard ###
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
+    if (root.dataset.sidebar === "open") {
+      setPanel("sidebar", false);
+      sidebarToggle.focus();
+    } else if (!wide.matches && root.dataset.members === "open") {
+      setPanel("members", false);
+      membersToggle.focus();
+    }
+  }
+  // Alt+Up / Alt+Down: previous / next room or conversation.
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    const order = [...store.sortedRooms(false), ...store.sortedRooms(true)].map((r) => r.slug);
+    if (!order.length) return;
+    event.preventDefault();
+    const index = order.indexOf(store.currentSlug);
+    const step = event.key === "ArrowUp" ? -1 : 1;
+    openRoom(order[(index + step + order.length) % order.length], { focus: true });
+  }
+});
+
+// Clicking a room in the sidebar: hash routing, focus the composer afterwards.
+byId("sidebar").addEventListener("click", (event) => {
+  const link = event.target.closest("a.room-link");
+  if (!link) return;
+  event.preventDefault();
+  history.pushState(null, "", roomHref(link.dataset.slug));
+  openRoom(link.dataset.slug, { focus: true });
+});
+addEventListener("popstate", route);
+addEventListener("hashchange", route);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") markReadSoon();
+});
+
+root.dataset.state = "ready";
+conn.start();

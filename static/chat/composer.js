@@ -1,0 +1,100 @@
+// The composer: Enter sends, Shift+Enter adds a line, Up in an empty box edits
+// your last message. Sends `typing` at most once per TYPING_EVERY_MS while
+// the user types. Errors from the server are shown right under it.
+
+import { byId, setText } from "./dom.js";
+
+// The server shows "x is typing" for ~5 s per frame; one frame per 3 s keeps
+// the line steady without a frame per keystroke.
+export const TYPING_EVERY_MS = 3_000;
+export const MAX_LENGTH = 4000;
+const MAX_HEIGHT_PX = 200;
+
+export class Composer {
+  /**
+   * @param {object} on  submit(body) -> bool, typing(), editLast(), draftChanged(text)
+   */
+  constructor(on) {
+    this.on = on;
+    this.form = byId("composer");
+    this.input = byId("composer-input");
+    this.label = byId("composer-label");
+    this.error = byId("composer-error");
+    this.lastTypingAt = 0;
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => this.keydown(event));
+    this.input.addEventListener("input", () => this.changed());
+  }
+
+  keydown(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      this.submit();
+    } else if (event.key === "ArrowUp" && !this.input.value && this.on.editLast()) {
+      event.preventDefault();
+    } else if (event.key === "Escape" && this.error.textContent) {
+      this.clearError();
+    }
+  }
+
+  changed() {
+    this.autosize();
+    this.on.draftChanged(this.input.value);
+    const length = this.input.value.length;
+    if (length > MAX_LENGTH) this.showError(`Too long: ${length} of ${MAX_LENGTH} characters.`);
+    else if (this.error.dataset.kind === "length") this.clearError();
+    if (this.input.value.trim() && Date.now() - this.lastTypingAt >= TYPING_EVERY_MS) {
+      this.lastTypingAt = Date.now();
+      this.on.typing();
+    }
+  }
+
+  submit() {
+    const body = this.input.value;
+    if (!body.trim()) return;
+    if (body.length > MAX_LENGTH) {
+      this.showError(`Too long: ${body.length} of ${MAX_LENGTH} characters. Shorten it or split it in two.`, "length");
+      return;
+    }
+    if (this.on.submit(body) === false) return;
+    this.clearError();
+    this.input.value = "";
+    this.lastTypingAt = 0;
+    this.autosize();
+    this.on.draftChanged("");
+  }
+
+  /** Switch to another room: its label and its unsent draft. */
+  setRoom(room) {
+    const name = room ? (room.kind === "direct" ? room.name : `#${room.name}`) : "";
+    setText(this.label, room ? `Message ${name}` : "Message");
+    this.input.placeholder = room ? `Message ${name}` : "Message";
+    this.input.value = room?.draft || "";
+    this.input.disabled = !room || room.archived;
+    this.lastTypingAt = 0;
+    this.clearError();
+    this.autosize();
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_HEIGHT_PX)}px`;
+  }
+
+  showError(text, kind = "server") {
+    this.error.dataset.kind = kind;
+    setText(this.error, text);
+  }
+
+  clearError() {
+    delete this.error.dataset.kind;
+    setText(this.error, "");
+  }
+}

@@ -1,0 +1,178 @@
+// Modal dialogs (native <dialog>: focus is trapped, Escape closes, focus
+// returns to the opener): browse public rooms, create a room, invite
+// someone, start a direct conversation.
+
+import { api } from "./api.js";
+import { byId, h, setText } from "./dom.js";
+import { slugify } from "./format.js";
+
+function wire(dialogId, openerId, onOpen) {
+  const dialog = byId(dialogId);
+  byId(openerId).addEventListener("click", () => {
+    onOpen();
+    dialog.showModal();
+  });
+  return dialog;
+}
+
+/**
+ * @param {object} on  join(slug) -> Promise, open(slug), direct(username) -> Promise,
+ *                     currentRoom() -> room|null
+ */
+export function setUpDialogs(store, on) {
+  // ### Browse public rooms ###
+  const browseList = byId("browse-list");
+  const browseStatus = byId("browse-status");
+  const browseFilter = byId("browse-filter");
+  let allRooms = [];
+  const renderBrowse = () => {
+    const needle = browseFilter.value.trim().toLowerCase();
+    const rooms = allRooms.filter((r) => r.kind !== "direct"
+      && (!needle || r.name.toLowerCase().includes(needle) || r.slug.includes(needle) || (r.topic || "").toLowerCase().includes(needle)));
+    browseList.replaceChildren(...rooms.map((room) => {
+      const member = room.is_member || store.rooms.has(room.slug);
+      const button = h("button", {
+        type: "button",
+        class: `btn btn-small ${member ? "btn-outline" : "btn-primary"}`,
+        "data-slug": room.slug,
+        "data-member": member ? "1" : "",
+        "aria-label": `${member ? "Open" : "Join"} ${room.name}`,
+      }, member ? "Open" : "Join");
+      return h("li", { class: "browse-item" },
+        h("div", { class: "browse-text" },
+          h("span", { class: "browse-name" }, `${room.kind === "private" ? "🔒" : "#"} ${room.name}`),
+          room.topic ? h("span", { class: "browse-topic" }, room.topic) : null,
+          room.member_count !== undefined ? h("span", { class: "browse-count" }, `${room.member_count} members`) : null,
+        ),
+        button);
+    }));
+    setText(browseStatus, allRooms.length && !rooms.length ? "No rooms match." : "");
+  };
+  const browse = wire("browse-dialog", "browse-open", async () => {
+    browseFilter.value = "";
+    browseList.replaceChildren();
+    setText(browseStatus, "Loading rooms…");
+    try {
+      const data = await api("GET", "/rooms");
+      allRooms = Array.isArray(data) ? data : data?.rooms || data?.items || [];
+      renderBrowse();
+      if (!allRooms.length) setText(browseStatus, "There are no public rooms yet. Create one!");
+    } catch (error) {
+      setText(browseStatus, `Could not load rooms: ${error.detail}`);
+    }
+  });
+  browseFilter.addEventListener("input", renderBrowse);
+  browseList.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-slug]");
+    if (!button) return;
+    const slug = button.dataset.slug;
+    button.disabled = true;
+    try {
+      if (!button.dataset.member) await on.join(slug);
+      browse.close();
+      on.open(slug);
+    } catch (error) {
+      button.disabled = false;
+      setText(browseStatus, `Could not join: ${error.detail || error.message}`);
+    }
+  });
+
+  // ### Create a room ###
+  const createForm = byId("create-form");
+  const createName = byId("create-name");
+  const createSlug = byId("create-slug");
+  const createError = byId("create-error");
+  let slugEdited = false;
+  const create = wire("create-dialog", "create-open", () => {
+    createForm.reset();
+    slugEdited = false;
+    setText(createError, "");
+  });
+  createName.addEventListener("input", () => {
+    if (!slugEdited) createSlug.value = slugify(createName.value);
+  });
+  createSlug.addEventListener("input", () => { slugEdited = true; });
+  createForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(createForm);
+    const payload = {
+      name: String(data.get("name")).trim(),
+      slug: String(data.get("slug")).trim(),
+      topic: String(data.get("topic")).trim(),
+      kind: String(data.get("kind")),
+    };
+    if (!payload.name) {
+      setText(createError, "Give the room a name.");
+      createName.focus();
+      return;
+    }
+    if (!/^[a-z0-9-]{1,50}$/.test(payload.slug)) {
+      setText(createError, "The address may only use lower-case letters, digits and dashes.");
+      createSlug.focus();
+      return;
+    }
+    const submit = createForm.querySelector('[type="submit"]');
+    submit.disabled = true;
+    try {
+      const room = await api("POST", "/rooms", payload);
+      store.upsertRoom({ ...payload, ...room });
+      await on.join(room?.slug || payload.slug);
+      create.close();
+      on.open(room?.slug || payload.slug);
+    } catch (error) {
+      setText(createError, error.detail || error.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  // ### Invite ###
+  const inviteForm = byId("invite-form");
+  const inviteInput = byId("invite-username");
+  const inviteError = byId("invite-error");
+  const inviteOk = byId("invite-ok");
+  const inviteTitle = byId("invite-title");
+  wire("invite-dialog", "invite-open", () => {
+    inviteForm.reset();
+    setText(inviteError, "");
+    setText(inviteOk, "");
+    const room = on.currentRoom();
+    setText(inviteTitle, room ? `Invite someone to ${room.name}` : "Invite someone");
+  });
+  inviteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const room = on.currentRoom();
+    const username = inviteInput.value.trim();
+    setText(inviteError, "");
+    setText(inviteOk, "");
+    if (!room || !username) return;
+    try {
+      await api("POST", `/rooms/${encodeURIComponent(room.slug)}/members`, { username });
+      setText(inviteOk, `Invited ${username}.`);
+      inviteInput.value = "";
+      inviteInput.focus();
+    } catch (error) {
+      setText(inviteError, error.status === 404 ? `There is no user called ${username}.` : error.detail);
+    }
+  });
+
+  // ### Direct conversation ###
+  const dmForm = byId("dm-form");
+  const dmInput = byId("dm-username");
+  const dmError = byId("dm-error");
+  const dm = wire("dm-dialog", "dm-open", () => {
+    dmForm.reset();
+    setText(dmError, "");
+  });
+  dmForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const username = dmInput.value.trim();
+    if (!username) return;
+    try {
+      await on.direct(username);
+      dm.close();
+    } catch (error) {
+      setText(dmError, error.code === "not_found" ? `There is no user called ${username}.` : error.detail || error.message);
+    }
+  });
+}

@@ -1,0 +1,398 @@
+// The message list of the open room: grouping by author and day, the "new
+// messages" line, sending/failed bubbles, edit and delete of own messages,
+// and keeping the scroll position steady while history is added above.
+//
+// Message bodies: `html` is Markdown the server rendered and sanitised, and is
+// the only thing ever parsed as HTML. It is parsed inert (a <template>) and
+// cleaned again here as a second line of defence before it is attached.
+// Everything else (names, raw bodies of unsent messages) is text.
+
+import { h, reconcile, setText } from "./dom.js";
+import { dayKey, dayLabel, displayName, fullLabel, timeLabel } from "./format.js";
+
+// Consecutive messages by one author within this gap share one header.
+const GROUP_GAP_MS = 7 * 60 * 1000;
+// Within this distance of the bottom the view follows new messages.
+const STICKY_PX = 48;
+
+const DROP_ELEMENTS = new Set([
+  "SCRIPT", "STYLE", "IFRAME", "FRAME", "FRAMESET", "OBJECT", "EMBED", "APPLET",
+  "FORM", "INPUT", "BUTTON", "TEXTAREA", "SELECT", "OPTION", "LINK", "META", "BASE",
+  "TEMPLATE", "SVG", "MATH", "NOSCRIPT", "DIALOG", "PORTAL",
+]);
+const URL_ATTRIBUTES = new Set(["href", "src", "xlink:href", "action", "formaction", "poster", "background", "cite"]);
+const SAFE_URL = /^(?:https?:|mailto:|\/(?!\/)|#|[^:]*$)/i;
+
+/** Parse server-rendered HTML inertly and strip anything executable. */
+export function safeFragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html || "";
+  const walker = document.createTreeWalker(template.content, NodeFilter.SHOW_ELEMENT);
+  const drop = [];
+  for (let el = walker.nextNode(); el; el = walker.nextNode()) {
+    if (DROP_ELEMENTS.has(el.tagName.toUpperCase())) {
+      drop.push(el);
+      continue;
+    }
+    for (const attr of [...el.attributes]) {
+      const name = attr.name.toLowerCase();
+      // Strip control characters and whitespace the way URL parsers do before checking the scheme.
+      const value = attr.value.replace(/[\u0000-\u0020\u007f-\u009f]/g, "");
+      if (name.startsWith("on") || name === "style" || name === "srcdoc" || name === "id" || name === "name") {
+        el.removeAttribute(attr.name);
+      } else if (URL_ATTRIBUTES.has(name) && !SAFE_URL.test(value)) {
+        el.removeAttribute(attr.name);
+      }
+    }
+    if (el.tagName === "A") {
+      el.setAttribute("rel", "noopener noreferrer nofollow ugc");
+      el.setAttribute("target", "_blank");
+    }
+  }
+  // Keep the text of dropped elements visible rather than silently losing it.
+  for (const el of drop) el.replaceWith(document.createTextNode(el.textContent || ""));
+  return template.content;
+}
+
+function authorOf(item) {
+  return item.message?.author?.username ?? "";
+}
+
+/** The rows the list shows for a room: day separators, the marker, messages, pending sends. */
+export function layout(room, me) {
+  const rows = [];
+  let prev = null;
+  let lastDay = null;
+  const push = (message, date, pending) => {
+    const day = dayKey(date);
+    if (day !== lastDay) {
+      rows.push({ kind: "day", key: `d:${day}`, label: dayLabel(date), date });
+      lastDay = day;
+      prev = null;
+    }
+    if (!pending && room.markerId !== null && message.id === room.markerId) {
+      rows.push({ kind: "marker", key: "marker" });
+      prev = null;
+    }
+    const item = {
+      kind: "msg",
+      key: message.client_id ? `c:${message.client_id}` : `i:${message.id}`,
+      message,
+      date,
+      pending,
+      own: message.author?.username === me.username,
+    };
+    item.continued = Boolean(
+      prev && authorOf(prev) === authorOf(item) && date - prev.date < GROUP_GAP_MS,
+    );
+    rows.push(item);
+    prev = item;
+  };
+  for (const message of room.messages) push(message, new Date(message.created_at), null);
+  for (const pending of room.pending.values()) {
+    const message = {
+      id: null,
+      client_id: pending.client_id,
+      author: me,
+      body: pending.body,
+      created_at: pending.createdAt.toISOString(),
+    };
+    push(message, pending.createdAt, pending);
+  }
+  return rows;
+}
+
+export class MessageList {
+  /**
+   * @param {object} els  {scroller, list, status}
+   * @param {object} me   the signed-in user
+   * @param {object} on   callbacks: edit(id, body), remove(id), retry(clientId), discard(clientId), nearTop()
+   */
+  constructor(els, me, on) {
+    this.scroller = els.scroller;
+    this.list = els.list;
+    this.status = els.status;
+    this.me = me;
+    this.on = on;
+    this.room = null;
+    this.editingId = null;
+    this.confirmDeleteId = null;
+    this.list.addEventListener("click", (event) => this.click(event));
+    this.list.addEventListener("keydown", (event) => this.keydown(event));
+    this.scroller.addEventListener("scroll", () => {
+      if (this.scroller.scrollTop < 200) this.on.nearTop();
+      this.on.scrolled?.();
+    }, { passive: true });
+  }
+
+  isAtBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < STICKY_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  /** Show a room from scratch: marker in view if there is one, else the bottom. */
+  show(room) {
+    this.room = room;
+    this.editingId = null;
+    this.confirmDeleteId = null;
+    this.render(room, { reset: true });
+    const marker = this.list.querySelector(".unread-marker");
+    if (marker) marker.scrollIntoView({ block: "center" });
+    else this.scrollToBottom();
+  }
+
+  /** Re-render the open room, keeping the reader's place (or following the bottom). */
+  render(room, { reset = false, follow = false } = {}) {
+    if (room !== this.room) return;
+    const stick = reset || follow || this.isAtBottom();
+    const anchor = stick ? null : this.topVisible();
+    reconcile(this.list, layout(room, this.me), {
+      key: (row) => row.key,
+      create: (row) => this.create(row),
+      update: (row_el, row) => this.update(row_el, row),
+    });
+    this.renderStatus(room);
+    if (stick) this.scrollToBottom();
+    else if (anchor?.el.isConnected) {
+      this.scroller.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
+    }
+    // A short room does not fill the view and never scrolls: page back until
+    // it does (or the beginning is reached). loadOlder() ignores repeats.
+    if (this.scroller.scrollTop < 200) setTimeout(() => this.on.nearTop(), 0);
+  }
+
+  renderStatus(room) {
+    let text = "";
+    if (!room.loaded) text = "Loading messages…";
+    else if (room.loadingBefore) text = "Loading earlier messages…";
+    else if (!room.hasMoreBefore && room.loaded) {
+      text = room.kind === "direct"
+        ? `This is the beginning of your conversation with ${room.name}.`
+        : `This is the very beginning of #${room.name}.`;
+    }
+    setText(this.status, text);
+  }
+
+  topVisible() {
+    const top = this.scroller.getBoundingClientRect().top;
+    for (const el of this.list.children) {
+      const rect = el.getBoundingClientRect();
+      if (rect.bottom > top) return { el, top: rect.top };
+    }
+    return null;
+  }
+
+  // ### Rows ###
+
+  create(row) {
+    if (row.kind === "day") {
+      return h("li", { class: "day-sep", role: "separator" }, h("span", { class: "day-sep-label" }));
+    }
+    if (row.kind === "marker") {
+      return h("li", { class: "unread-marker", role: "separator", "aria-label": "New messages" },
+        h("span", { "aria-hidden": "true" }, "New messages"));
+    }
+    const el = h("li", { class: "msg" });
+    el._state = {};
+    return el;
+  }
+
+  update(el, row) {
+    if (row.kind === "day") {
+      setText(el.firstChild, row.label);
+      return;
+    }
+    if (row.kind !== "msg") return;
+    const { message, pending } = row;
+    const editing = message.id !== null && this.editingId === message.id;
+    const confirming = message.id !== null && this.confirmDeleteId === message.id;
+    const state = el._state;
+    if (
+      state.message === message && state.continued === row.continued && state.editing === editing
+      && state.confirming === confirming && state.status === pending?.status && state.error === pending?.error
+    ) return;
+    const refocus = el.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+    el._state = { message, continued: row.continued, editing, confirming, status: pending?.status, error: pending?.error };
+    el.className = "msg";
+    el.classList.toggle("msg-continued", row.continued);
+    el.classList.toggle("msg-own", row.own);
+    if (pending) el.classList.add(`msg-${pending.status}`);
+    if (message.id !== null) {
+      el.dataset.id = String(message.id);
+      el.id = `msg-${message.id}`;
+    }
+    el.replaceChildren(...this.contents(row, editing, confirming));
+    if (editing) {
+      const textarea = el.querySelector("textarea");
+      if (textarea && !state.editing) {
+        textarea.focus();
+        textarea.setSelectionRange(textarea.value.length, textarea.value.length);
+      }
+    } else if (refocus) {
+      (el.querySelector(`[data-action="${refocus}"]`) || el.querySelector("[data-action]"))?.focus();
+    }
+  }
+
+  contents(row, editing, confirming) {
+    const { message, pending, date } = row;
+    const author = displayName(message.author);
+    const time = h("time", { datetime: message.created_at, title: fullLabel(date) }, timeLabel(date));
+    const avatar = h("img", { class: "avatar", src: message.author?.avatar_url || "", alt: "", width: 36, height: 36, loading: "lazy" });
+    const meta = h("div", { class: "msg-meta" },
+      h("span", { class: "msg-author" }, author),
+      " ",
+      time,
+      message.edited_at ? h("span", { class: "msg-edited", title: `Edited ${fullLabel(new Date(message.edited_at))}` }, " (edited)") : null,
+    );
+    const main = h("div", { class: "msg-main" }, meta);
+    if (editing) main.append(this.editForm(message));
+    else if (pending) main.append(h("div", { class: "msg-body msg-body-plain" }, message.body));
+    else {
+      const body = h("div", { class: "msg-body" });
+      body.append(safeFragment(message.html));
+      main.append(body);
+    }
+    if (pending) main.append(this.pendingStatus(pending));
+    const parts = [h("div", { class: "msg-gutter" }, avatar), main];
+    if (row.own && !pending && !editing) parts.push(this.actions(message, confirming));
+    return parts;
+  }
+
+  pendingStatus(pending) {
+    if (pending.status === "sending") {
+      return h("div", { class: "msg-status", role: "status" }, "Sending…");
+    }
+    return h("div", { class: "msg-status msg-status-failed" },
+      h("span", {}, `Not sent${pending.error ? `: ${pending.error}` : "."} `),
+      h("button", { type: "button", class: "btn btn-small", "data-action": "retry", "data-client-id": pending.client_id }, "Retry"),
+      " ",
+      h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "discard", "data-client-id": pending.client_id }, "Discard"),
+    );
+  }
+
+  actions(message, confirming) {
+    const when = timeLabel(new Date(message.created_at));
+    if (confirming) {
+      return h("div", { class: "msg-actions msg-actions-confirm", role: "group", "aria-label": "Confirm delete" },
+        h("span", {}, "Delete this message?"),
+        h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "delete-confirm" }, "Delete"),
+        h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "delete-cancel" }, "Cancel"),
+      );
+    }
+    return h("div", { class: "msg-actions" },
+      h("button", { type: "button", class: "icon-button", "data-action": "edit", "aria-label": `Edit your message from ${when}`, title: "Edit" },
+        h("span", { "aria-hidden": "true" }, "✎")),
+      h("button", { type: "button", class: "icon-button", "data-action": "delete", "aria-label": `Delete your message from ${when}`, title: "Delete" },
+        h("span", { "aria-hidden": "true" }, "🗑")),
+    );
+  }
+
+  editForm(message) {
+    const textarea = h("textarea", { class: "edit-input", rows: 2, "aria-label": "Edit message", "data-edit": "body" });
+    textarea.value = message.body;
+    return h("form", { class: "edit-form", "data-edit-form": "" },
+      textarea,
+      h("div", { class: "edit-actions" },
+        h("span", { class: "edit-hint" }, "Enter to save, Escape to cancel"),
+        h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "edit-cancel" }, "Cancel"),
+        h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "edit-save" }, "Save"),
+      ),
+    );
+  }
+
+  // ### Interaction ###
+
+  startEdit(id) {
+    this.editingId = id;
+    this.confirmDeleteId = null;
+    this.render(this.room);
+    document.getElementById(`msg-${id}`)?.scrollIntoView({ block: "nearest" });
+  }
+
+  stopEdit({ focusComposer = true } = {}) {
+    const id = this.editingId;
+    this.editingId = null;
+    if (this.room) this.render(this.room);
+    if (focusComposer) this.on.focusComposer();
+    else if (id !== null) document.querySelector(`#msg-${id} [data-action="edit"]`)?.focus();
+  }
+
+  click(event) {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    const li = button.closest(".msg");
+    const id = li?.dataset.id ? Number(li.dataset.id) : null;
+    switch (button.dataset.action) {
+      case "edit":
+        this.startEdit(id);
+        break;
+      case "edit-cancel":
+        this.stopEdit({ focusComposer: false });
+        break;
+      case "edit-save":
+        this.saveEdit(li, id);
+        break;
+      case "delete":
+        this.confirmDeleteId = id;
+        this.render(this.room);
+        li.querySelector('[data-action="delete-cancel"]')?.focus();
+        break;
+      case "delete-cancel":
+        this.confirmDeleteId = null;
+        this.render(this.room);
+        li.querySelector('[data-action="delete"]')?.focus();
+        break;
+      case "delete-confirm":
+        this.confirmDeleteId = null;
+        this.on.remove(id);
+        this.on.focusComposer();
+        break;
+      case "retry":
+        this.on.retry(button.dataset.clientId);
+        break;
+      case "discard":
+        this.on.discard(button.dataset.clientId);
+        break;
+      default:
+    }
+  }
+
+  keydown(event) {
+    if (event.target.dataset?.edit !== "body") return;
+    const li = event.target.closest(".msg");
+    if (event.key === "Escape") {
+      event.preventDefault();
+      this.stopEdit({ focusComposer: false });
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.saveEdit(li, Number(li.dataset.id));
+    }
+  }
+
+  async saveEdit(li, id) {
+    const textarea = li.querySelector('[data-edit="body"]');
+    const body = textarea.value;
+    const message = this.room?.byId.get(id);
+    if (!body.trim()) {
+      this.on.showError("A message cannot be empty. Use delete to remove it.");
+      return;
+    }
+    if (message && body === message.body) {
+      this.stopEdit();
+      return;
+    }
+    textarea.disabled = true;
+    try {
+      await this.on.edit(id, body);
+      this.stopEdit();
+    } catch (error) {
+      textarea.disabled = false;
+      textarea.focus();
+      this.on.showError(error.detail || "The message could not be edited.");
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// The sidebar: rooms and direct conversations with unread counts, and the
+// open room's title and topic in the top bar.
+
+import { byId, h, reconcile, setText } from "./dom.js";
+
+const ICONS = { public: "#", private: "🔒", direct: "@" };
+
+export function roomHref(slug) {
+  return `#/r/${encodeURIComponent(slug)}`;
+}
+
+function roomLabel(room) {
+  const unread = room.unread ? `, ${room.unread} unread` : "";
+  const kind = room.kind === "private" ? "private room " : room.kind === "direct" ? "conversation with " : "room ";
+  return `${kind}${room.name}${unread}`;
+}
+
+function createItem() {
+  const link = h("a", { class: "room-link" },
+    h("span", { class: "room-icon", "aria-hidden": "true" }),
+    h("span", { class: "room-name" }),
+    h("span", { class: "unread-badge", "aria-hidden": "true" }),
+  );
+  return h("li", { class: "room-item" }, link);
+}
+
+function updateItem(li, room, currentSlug) {
+  const link = li.firstChild;
+  const [icon, name, badge] = link.children;
+  link.href = roomHref(room.slug);
+  link.dataset.slug = room.slug;
+  link.setAttribute("aria-label", roomLabel(room));
+  if (room.slug === currentSlug) link.setAttribute("aria-current", "page");
+  else link.removeAttribute("aria-current");
+  link.classList.toggle("has-unread", room.unread > 0 && room.slug !== currentSlug);
+  setText(icon, ICONS[room.kind] || "#");
+  setText(name, room.name);
+  const count = room.slug === currentSlug ? 0 : room.unread;
+  setText(badge, count ? (count > 99 ? "99+" : String(count)) : "");
+  badge.hidden = !count;
+}
+
+export class Sidebar {
+  constructor() {
+    this.rooms = byId("room-list");
+    this.dms = byId("dm-list");
+    this.title = byId("room-title");
+    this.topic = byId("room-topic");
+    this.invite = byId("invite-open");
+    this.leave = byId("leave-room");
+  }
+
+  render(store) {
+    const current = store.currentSlug;
+    const opts = { key: (room) => room.slug, create: createItem, update: (li, room) => updateItem(li, room, current) };
+    reconcile(this.rooms, store.sortedRooms(false), opts);
+    reconcile(this.dms, store.sortedRooms(true), opts);
+    const room = store.current;
+    if (!room) {
+      setText(this.title, "No room open");
+      setText(this.topic, "");
+      this.invite.hidden = true;
+      this.leave.hidden = true;
+    } else {
+      const prefix = room.kind === "direct" ? "" : room.kind === "private" ? "🔒 " : "# ";
+      setText(this.title, `${prefix}${room.name}`);
+      setText(this.topic, room.topic + (room.archived ? " (archived: read only)" : ""));
+      this.invite.hidden = room.kind === "direct";
+      this.leave.hidden = room.kind === "direct";
+    }
+    const total = store.totalUnread() - (room?.unread || 0);
+    document.title = `${total > 0 ? `(${total}) ` : ""}${room ? room.name : "Chat"} · Chat`;
+  }
+}
