@@ -1,0 +1,580 @@
+"""Load generator: many WebSocket clients in one asyncio process.
+
+Driven by ``bench/run.py`` over stdin/stdout, one JSON object per line:
+
+    {"cmd": "connect", "set": "floor", "variant": "floor", "ports": [...], "sockets": [...]}
+    {"cmd": "run", "set": "floor", "rate": 40.0, "duration": 4, "drain": 3, "trial": 7}
+    {"cmd": "burst", "set": "floor", "count": 300, "drain": 5, "trial": 8}
+    {"cmd": "close", "set": "floor"}
+    {"cmd": "exit"}
+
+Every reply is one JSON line with ``"ok": true`` (or ``"ok": false`` and an
+``error``). The client side is a small hand-written RFC 6455 client on
+``asyncio.Protocol`` rather than the ``websockets`` asyncio client: the load
+generator shares the same 2 cores as the servers it measures, and parsing
+frames straight in ``data_received`` (no task wake-up per frame) makes each
+delivered frame cost about a fifth of what it does through a full client. Every
+delivered frame is still decoded with ``json.loads`` and its latency recorded.
+
+Open loop: messages are sent on a fixed schedule (``t0 + i / rate``) whatever
+the servers do, and each body carries its *scheduled* send time, so a slow
+server (or a late load generator) shows up as latency instead of hiding it
+(no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import resource
+import sys
+import time
+from array import array
+
+BODY_SIZE = 100  # bytes; the issue asks for 100-byte messages
+CONNECT_CONCURRENCY = 50  # parallel handshakes; more only queues in the servers' accept loops
+HANDSHAKE_TIMEOUT = 30.0
+
+
+def raise_nofile_limit() -> int:
+    """Raise the open-file soft limit to the hard limit (thousands of sockets)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def make_body(trial: int, seq: int, sched: float) -> str:
+    """A 100-byte body: ``trial:seq:scheduled-send-time:`` padded with ``x``."""
+    head = f"{trial:05d}:{seq:07d}:{sched:.6f}:"
+    return head + "x" * (BODY_SIZE - len(head))
+
+
+def parse_body(body: str) -> tuple[int, int, float]:
+    trial, seq, sched, _ = body.split(":", 3)
+    return int(trial), int(seq), float(sched)
+
+
+# --------------------------------------------------------------------------
+# A minimal WebSocket client protocol
+# --------------------------------------------------------------------------
+
+
+class WSClient(asyncio.Protocol):
+    """RFC 6455 client: handshake, unmasked server frames in, masked frames out."""
+
+    def __init__(self, path: str, host: str, headers: dict[str, str], on_text) -> None:
+        self.path = path
+        self.host = host
+        self.headers = headers
+        self.on_text = on_text  # called with (client, bytes payload) for each text frame
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.handshaken = False
+        self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.fragments: list[bytes] = []
+        self.frag_opcode = 0
+        self.first_frames: list[dict] = []  # control frames that arrived before anyone waited
+        self.waiter: asyncio.Future | None = None
+        self.ready = False
+
+    # -- asyncio.Protocol ------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET {self.path} HTTP/1.1",
+            f"Host: {self.host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.handshaken:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buf[: buf.find(b"\r\n")])
+            if b" 101 " not in status:
+                if not self.opened.done():
+                    self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.transport.close()
+                return
+            del buf[: end + 4]
+            self.handshaken = True
+            self.opened.set_result(True)
+        pos = 0
+        n = len(buf)
+        while n - pos >= 2:
+            b0 = buf[pos]
+            ln = buf[pos + 1] & 0x7F
+            hdr = 2
+            if ln == 126:
+                if n - pos < 4:
+                    break
+                ln = (buf[pos + 2] << 8) | buf[pos + 3]
+                hdr = 4
+            elif ln == 127:
+                if n - pos < 10:
+                    break
+                ln = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                hdr = 10
+            end = pos + hdr + ln
+            if end > n:
+                break
+            payload = bytes(buf[pos + hdr : end])
+            pos = end
+            opcode = b0 & 0x0F
+            if opcode == 1 and b0 & 0x80:
+                self.on_text(self, payload)
+            elif opcode in (1, 2):  # first fragment of a fragmented message
+                self.frag_opcode = opcode
+                self.fragments = [payload]
+            elif opcode == 0:
+                self.fragments.append(payload)
+                if b0 & 0x80:
+                    whole = b"".join(self.fragments)
+                    self.fragments = []
+                    if self.frag_opcode == 1:
+                        self.on_text(self, whole)
+            elif opcode == 9:  # ping -> pong
+                self._write_frame(0xA, payload)
+            elif opcode == 8:  # close -> echo and drop
+                self._write_frame(0x8, payload[:2])
+                self.transport.close()
+        if pos:
+            del buf[:pos]
+
+    def connection_lost(self, exc) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during handshake"))
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+    # -- sending -----------------------------------------------------------
+    def _write_frame(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        if n:
+            key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+            payload = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
+        self.transport.write(head + mask + payload)
+
+    def send_text(self, text: str) -> bool:
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self._write_frame(0x1, text.encode())
+        return True
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            try:
+                self._write_frame(0x8, (1000).to_bytes(2, "big"))
+            finally:
+                self.transport.close()
+
+
+async def ws_connect(port: int, path: str, headers: dict[str, str], on_text) -> WSClient:
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_connection(
+        lambda: WSClient(path, f"127.0.0.1:{port}", headers, on_text), "127.0.0.1", port
+    )
+    await asyncio.wait_for(proto.opened, HANDSHAKE_TIMEOUT)
+    return proto
+
+
+# --------------------------------------------------------------------------
+# Variants: how to open a socket, join a room, send, read a delivery
+# --------------------------------------------------------------------------
+#
+# floor and product speak the product protocol (hello / join / joined / send /
+# message); the baseline speaks the Channels tutorial protocol (one socket per
+# room at /ws/chat/<room>/, {"message": ...} both ways).
+
+
+class Variant:
+    multiplexed = True  # product protocol (one /ws/ socket, join frames)
+
+    def path(self, sock: dict) -> str:
+        return "/ws/"
+
+    def headers(self, sock: dict) -> dict[str, str]:
+        return {}
+
+    def send_frame(self, room: str, body: str, client_id: str) -> str:
+        return json.dumps({"type": "send", "room": room, "body": body, "client_id": client_id})
+
+    def delivered_body(self, frame: dict) -> str | None:
+        if frame.get("type") == "message":
+            return frame["message"]["body"]
+        return None
+
+
+class ProductVariant(Variant):
+    def headers(self, sock: dict) -> dict[str, str]:
+        return {"Authorization": f"Bearer {sock['token']}"}
+
+
+class BaselineVariant(Variant):
+    multiplexed = False
+
+    def path(self, sock: dict) -> str:
+        return f"/ws/chat/{sock['room']}/"
+
+    def headers(self, sock: dict) -> dict[str, str]:
+        # The tutorial wraps the router in AllowedHostsOriginValidator.
+        return {"Origin": "http://127.0.0.1"}
+
+    def send_frame(self, room: str, body: str, client_id: str) -> str:
+        return json.dumps({"message": body})
+
+    def delivered_body(self, frame: dict) -> str | None:
+        return frame.get("message")
+
+
+VARIANTS = {"floor": Variant, "baseline": BaselineVariant, "product": ProductVariant}
+
+
+# --------------------------------------------------------------------------
+# A connection set: all the sockets of one variant for one workload
+# --------------------------------------------------------------------------
+
+
+class Trial:
+    def __init__(self, trial: int) -> None:
+        self.id = trial
+        self.latencies = array("d")
+        self.counts = array("I")  # deliveries per seq
+        self.expected = array("I")  # expected deliveries per seq
+        self.late_or_foreign = 0
+        self.errors: dict[str, int] = {}
+        self.done = asyncio.Event()
+        self.outstanding = 0
+        self.sending_done = False
+
+
+class ConnSet:
+    def __init__(self, name: str, variant: Variant, rooms: dict[str, list[int]]) -> None:
+        self.name = name
+        self.variant = variant
+        self.rooms = rooms  # slug -> socket indices (members)
+        self.clients: list[WSClient] = []
+        self.trial: Trial | None = None
+        self.other_frames = 0
+
+    # Hot path: called for every text frame on every socket of the set.
+    def on_text(self, client: WSClient, payload: bytes) -> None:
+        now = time.monotonic()
+        frame = json.loads(payload)
+        body = self.variant.delivered_body(frame)
+        if body is None:
+            self.on_control(client, frame)
+            return
+        trial = self.trial
+        try:
+            t_id, seq, sched = parse_body(body)
+        except ValueError:
+            return
+        if trial is None or t_id != trial.id:
+            if trial is not None:
+                trial.late_or_foreign += 1
+            return
+        trial.latencies.append(now - sched)
+        trial.counts[seq] += 1
+        if trial.counts[seq] == trial.expected[seq]:
+            trial.outstanding -= 1
+            if trial.outstanding == 0 and trial.sending_done:
+                trial.done.set()
+
+    def on_control(self, client: WSClient, frame: dict) -> None:
+        """A frame that is not a delivery: hello, joined, presence, error..."""
+        if client.waiter is not None and not client.waiter.done():
+            client.waiter.set_result(frame)
+            return
+        if not client.ready:
+            client.first_frames.append(frame)
+            return
+        if frame.get("type") == "error" and self.trial is not None:
+            code = frame.get("code", "?")
+            self.trial.errors[code] = self.trial.errors.get(code, 0) + 1
+        self.other_frames += 1
+
+    async def expect(self, client: WSClient, pred, timeout: float = HANDSHAKE_TIMEOUT) -> dict:
+        """Wait for the next control frame on ``client`` matching ``pred``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if client.first_frames:
+                frame = client.first_frames.pop(0)
+            else:
+                client.waiter = asyncio.get_running_loop().create_future()
+                try:
+                    frame = await asyncio.wait_for(
+                        client.waiter, max(0.01, deadline - time.monotonic())
+                    )
+                finally:
+                    client.waiter = None
+            if pred(frame):
+                return frame
+
+
+async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClient:
+    v = cs.variant
+    client = await ws_connect(port, v.path(sock), v.headers(sock), cs.on_text)
+    if v.multiplexed:
+        frame = await cs.expect(client, lambda f: True)
+        if frame.get("type") != "hello":
+            raise ConnectionError(f"expected hello, got {str(frame)[:200]}")
+        if join and sock.get("room"):
+            room = sock["room"]
+            client.send_text(json.dumps({"type": "join", "room": room}))
+            frame = await cs.expect(client, lambda f: f.get("type") in ("joined", "error"))
+            if frame.get("type") != "joined":
+                raise ConnectionError(f"join {room} failed: {str(frame)[:200]}")
+    client.ready = True
+    client.first_frames.clear()
+    return client
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+
+class LoadGen:
+    def __init__(self) -> None:
+        self.sets: dict[str, ConnSet] = {}
+
+    async def cmd_connect(self, msg: dict) -> dict:
+        t0 = time.monotonic()
+        variant = VARIANTS[msg["variant"]]()
+        sockets = msg["sockets"]
+        ports = msg["ports"]
+        rooms: dict[str, list[int]] = {}
+        for i, s in enumerate(sockets):
+            if s.get("room"):
+                rooms.setdefault(s["room"], []).append(i)
+        cs = ConnSet(msg["set"], variant, rooms)
+        self.sets[msg["set"]] = cs
+        join = msg.get("join", True)
+        sem = asyncio.Semaphore(msg.get("concurrency", CONNECT_CONCURRENCY))
+        clients: list[WSClient | None] = [None] * len(sockets)
+
+        async def one(i: int, s: dict) -> None:
+            async with sem:
+                port = s.get("port") or ports[i % len(ports)]
+                clients[i] = await open_socket(cs, s, port, join)
+
+        results = await asyncio.gather(
+            *(one(i, s) for i, s in enumerate(sockets)), return_exceptions=True
+        )
+        errors = [repr(r) for r in results if isinstance(r, BaseException)]
+        cs.clients = [c for c in clients if c is not None]
+        if errors:
+            return {
+                "ok": False,
+                "error": f"{len(errors)} sockets failed: {errors[:3]}",
+                "connected": len(cs.clients),
+            }
+        # Sockets whose room is None are idle; only rooms with members carry load.
+        return {
+            "ok": True,
+            "connected": len(cs.clients),
+            "seconds": round(time.monotonic() - t0, 3),
+        }
+
+    async def cmd_close(self, msg: dict) -> dict:
+        cs = self.sets.pop(msg["set"], None)
+        if cs is None:
+            return {"ok": True}
+        for c in cs.clients:
+            c.close()
+        await asyncio.gather(
+            *(asyncio.wait_for(asyncio.shield(c.closed), 10) for c in cs.clients),
+            return_exceptions=True,
+        )
+        return {"ok": True, "closed": len(cs.clients)}
+
+    async def _send_schedule(self, cs: ConnSet, trial: Trial, times: list[float]) -> dict:
+        """Send one message at each scheduled time (absolute monotonic)."""
+        room_names = list(cs.rooms)
+        rng = random.Random(trial.id)
+        n = len(times)
+        trial.counts = array("I", bytes(4 * n))
+        trial.expected = array(
+            "I", (len(cs.rooms[room_names[i % len(room_names)]]) for i in range(n))
+        )
+        trial.outstanding = n
+        trial.sending_done = False
+        max_lag = 0.0
+        lags = array("d")
+        send_failures = 0
+        i = 0
+        while i < n:
+            now = time.monotonic()
+            if times[i] > now:
+                await asyncio.sleep(times[i] - now)
+                continue
+            # Send everything that is due (never wait for replies: open loop).
+            while i < n and times[i] <= now:
+                room = room_names[i % len(room_names)]
+                members = cs.rooms[room]
+                client = cs.clients[members[rng.randrange(len(members))]]
+                body = make_body(trial.id, i, times[i])
+                if not client.send_text(cs.variant.send_frame(room, body, f"b{trial.id}-{i}")):
+                    send_failures += 1
+                lag = now - times[i]
+                lags.append(lag)
+                if lag > max_lag:
+                    max_lag = lag
+                i += 1
+            await asyncio.sleep(0)
+        trial.sending_done = True
+        if trial.outstanding == 0:
+            trial.done.set()
+        lags_sorted = sorted(lags)
+        return {
+            "send_lag_p99_ms": round(1000 * lags_sorted[int(0.99 * (len(lags_sorted) - 1))], 3)
+            if lags_sorted
+            else 0,
+            "send_lag_max_ms": round(1000 * max_lag, 3),
+            "send_failures": send_failures,
+        }
+
+    async def _finish(
+        self,
+        cs: ConnSet,
+        trial: Trial,
+        send_info: dict,
+        drain: float,
+        t_start: float,
+        t_end_send: float,
+    ) -> dict:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(trial.done.wait(), drain)
+        t_done = time.monotonic()
+        cs.trial = None
+        lat = sorted(trial.latencies)
+        expected = sum(trial.expected)
+        delivered = len(lat)
+        unique = sum(min(c, e) for c, e in zip(trial.counts, trial.expected, strict=False))
+        out = {
+            "ok": True,
+            "messages": len(trial.expected),
+            "expected": expected,
+            "delivered": delivered,
+            "delivered_unique": unique,
+            "duplicates": delivered - unique,
+            "messages_incomplete": sum(
+                1 for c, e in zip(trial.counts, trial.expected, strict=False) if c < e
+            ),
+            "errors": trial.errors,
+            "send_seconds": round(t_end_send - t_start, 4),
+            "total_seconds": round(t_done - t_start, 4),
+            **send_info,
+        }
+        out.update(latency_summary(lat))
+        return out
+
+    async def cmd_run(self, msg: dict) -> dict:
+        cs = self.sets[msg["set"]]
+        rate = float(msg["rate"])
+        duration = float(msg["duration"])
+        n = max(1, int(round(rate * duration)))
+        trial = Trial(int(msg["trial"]))
+        cs.trial = trial
+        t0 = time.monotonic() + 0.05
+        times = [t0 + i / rate for i in range(n)]
+        info = await self._send_schedule(cs, trial, times)
+        t_end = time.monotonic()
+        return await self._finish(cs, trial, info, float(msg.get("drain", 3.0)), t0, t_end)
+
+    async def cmd_burst(self, msg: dict) -> dict:
+        """``count`` messages to one room as fast as the loop can write them."""
+        cs = self.sets[msg["set"]]
+        count = int(msg["count"])
+        trial = Trial(int(msg["trial"]))
+        cs.trial = trial
+        t0 = time.monotonic() + 0.05
+        times = [t0] * count
+        info = await self._send_schedule(cs, trial, times)
+        t_end = time.monotonic()
+        return await self._finish(cs, trial, info, float(msg.get("drain", 5.0)), t0, t_end)
+
+    async def handle(self, msg: dict) -> dict:
+        fn = getattr(self, "cmd_" + msg["cmd"], None)
+        if fn is None:
+            return {"ok": False, "error": f"unknown command {msg['cmd']}"}
+        return await fn(msg)
+
+
+def latency_summary(lat_sorted) -> dict:
+    """Percentiles (ms) and a 201-point quantile sketch for CDF plots."""
+    n = len(lat_sorted)
+    if not n:
+        return {
+            "p50_ms": None,
+            "p99_ms": None,
+            "p999_ms": None,
+            "max_ms": None,
+            "mean_ms": None,
+            "cdf_ms": [],
+        }
+
+    def q(p: float) -> float:
+        return round(1000 * lat_sorted[min(n - 1, int(p * n))], 3)
+
+    return {
+        "p50_ms": q(0.50),
+        "p99_ms": q(0.99),
+        "p999_ms": q(0.999),
+        "max_ms": round(1000 * lat_sorted[-1], 3),
+        "mean_ms": round(1000 * sum(lat_sorted) / n, 3),
+        "cdf_ms": [q(i / 200) for i in range(200)] + [round(1000 * lat_sorted[-1], 3)],
+    }
+
+
+async def main() -> None:
+    limit = raise_nofile_limit()
+    gen = LoadGen()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out = sys.stdout
+    out.write(json.dumps({"ok": True, "ready": True, "nofile": limit, "pid": os.getpid()}) + "\n")
+    out.flush()
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        msg = json.loads(line)
+        if msg.get("cmd") == "exit":
+            break
+        try:
+            reply = await gen.handle(msg)
+        except Exception as exc:  # reported to the controller, which decides
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+    for name in list(gen.sets):
+        await gen.cmd_close({"set": name})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,316 @@
+"""Turn trials into the summary, the stdout table and the PNG plots.
+
+python bench/report.py [bench/results/latest.json]   # re-print and re-plot
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TARGETS = {
+    "ratio_vs_baseline": (">=", 3.0),
+    "ratio_vs_floor": (">=", 0.5),
+    "p99_ratio_vs_floor": ("<=", 2.0),
+    "delivery_ratio": ("==", 1.0),
+    "kb_per_idle_connection": ("<=", 30.0),
+}
+COLORS = {
+    "floor": "#555555",
+    "baseline": "#d62728",
+    "product-core": "#1f77b4",
+    "product-pubsub": "#2ca02c",
+}
+
+
+def saturation(trials: list[dict], workload: str, variant: str) -> dict | None:
+    """The highest-rate passing ladder/refine trial; else the lowest-rate one (nothing passed)."""
+    runs = [
+        t
+        for t in trials
+        if t["workload"] == workload
+        and t["variant"] == variant
+        and t["kind"] in ("ladder", "refine")
+    ]
+    if not runs:
+        return None
+    ok = [t for t in runs if t["passed"]]
+    if ok:
+        return max(ok, key=lambda t: t["offered_deliveries_per_s"])
+    return min(runs, key=lambda t: t["offered_deliveries_per_s"])
+
+
+def compare_trial(trials: list[dict], workload: str, variant: str) -> dict | None:
+    runs = [
+        t
+        for t in trials
+        if t["workload"] == workload and t["variant"] == variant and t["kind"] == "compare"
+    ]
+    return runs[-1] if runs else None
+
+
+def _ratio(a, b):
+    if a is None or b in (None, 0):
+        return None
+    return round(a / b, 3)
+
+
+def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: dict) -> dict:
+    workloads = [
+        w["name"] for w in meta["workloads"] if any(t["workload"] == w["name"] for t in trials)
+    ]
+    sat = {}
+    for w in workloads:
+        sat[w] = {}
+        for v in variants:
+            t = saturation(trials, w, v)
+            if t is None:
+                continue
+            sat[w][v] = {
+                "passed": t["passed"],
+                "saturation_deliveries_per_s": t["delivered_deliveries_per_s"]
+                if t["passed"]
+                else None,
+                "offered_deliveries_per_s": t["offered_deliveries_per_s"],
+                "deliveries_per_cpu_s": t["deliveries_per_cpu_s"],
+                "p99_ms": t["p99_ms"],
+                "trial": t["trial"],
+                "ceiling_reached": not any(
+                    x["workload"] == w
+                    and x["variant"] == v
+                    and not x["passed"]
+                    and x["kind"] == "ladder"
+                    for x in trials
+                ),
+            }
+    # The summary is taken on the biggest room (500 members in the full profile).
+    big = max(meta["workloads"], key=lambda w: w["members"])["name"] if meta["workloads"] else None
+    s = sat.get(big, {})
+    products = [v for v in variants if v.startswith("product") and v in s]
+    best = max(products, key=lambda v: s[v]["deliveries_per_cpu_s"] or 0) if products else None
+    eff = {v: s[v]["deliveries_per_cpu_s"] for v in s}
+    summary: dict = {
+        "workload": big,
+        "product_layer": best,
+        "ratio_vs_baseline": _ratio(eff.get(best), eff.get("baseline")),
+        "ratio_vs_floor": _ratio(eff.get(best), eff.get("floor")),
+        "p99_ratio_vs_floor": None,
+        "delivery_ratio": None,
+        "kb_per_idle_connection": idle.get(best, {}).get("kb_per_connection") if best else None,
+    }
+    if best:
+        pc, fc = compare_trial(trials, big, best), compare_trial(trials, big, "floor")
+        if pc and fc:
+            summary["p99_ratio_vs_floor"] = _ratio(pc["p99_ms"], fc["p99_ms"])
+            summary["compare_rate_deliveries_per_s"] = fc["offered_deliveries_per_s"]
+        prod = [t for t in trials if t["variant"].startswith("product")]
+        expected = sum(t["expected"] for t in prod)
+        if expected:
+            summary["delivery_ratio"] = round(
+                sum(t["delivered_unique"] for t in prod) / expected, 6
+            )
+        within = [
+            t for t in prod if t["kind"] != "ladder" or t["passed"] or t["delivery_ratio"] == 1.0
+        ]
+        exp_w = sum(t["expected"] for t in within)
+        if exp_w:
+            summary["delivery_ratio_excluding_overload"] = round(
+                sum(t["delivered_unique"] for t in within) / exp_w, 6
+            )
+    summary["deliveries_per_cpu_s"] = eff
+    summary["targets_met"] = {
+        k: _meets(summary.get(k), op, target) for k, (op, target) in TARGETS.items()
+    }
+    return {"meta": meta, "summary": summary, "saturation": sat, "idle": idle, "trials": trials}
+
+
+def _meets(value, op: str, target: float):
+    if value is None:
+        return None
+    return {">=": value >= target, "<=": value <= target, "==": value == target}[op]
+
+
+def _f(x, d=1) -> str:
+    return "-" if x is None else f"{x:,.{d}f}"
+
+
+COLUMNS = [  # header, width, value
+    ("workload", -9, lambda t: t["workload"]),
+    ("variant", -15, lambda t: t["variant"]),
+    ("kind", -7, lambda t: t["kind"]),
+    ("offered/s", 10, lambda t: _f(t["offered_deliveries_per_s"], 0)),
+    ("delivered/s", 11, lambda t: _f(t["delivered_deliveries_per_s"], 0)),
+    ("p50 ms", 8, lambda t: _f(t["p50_ms"])),
+    ("p99 ms", 8, lambda t: _f(t["p99_ms"])),
+    ("p99.9 ms", 9, lambda t: _f(t["p999_ms"])),
+    ("deliv.", 8, lambda t: _f(100 * (t["delivery_ratio"] or 0), 2) + "%"),
+    ("srv cpu s", 9, lambda t: _f(t["cpu"]["server_s"], 2)),
+    ("deliv/cpu-s", 11, lambda t: _f(t["deliveries_per_cpu_s"], 0)),
+    ("lg cpu s", 8, lambda t: _f(t["cpu"]["loadgen_s"], 2)),
+    ("", -1, lambda t: "" if t["passed"] else "x"),
+]
+
+
+def _row(cells) -> str:
+    out = []
+    for (_, width, _), cell in zip(COLUMNS, cells, strict=True):
+        out.append(f"{cell:<{-width}}" if width < 0 else f"{cell:>{width}}")
+    return " ".join(out)
+
+
+def table(results: dict) -> str:
+    lines = []
+    trials = results["trials"]
+    head = _row(c[0] for c in COLUMNS)
+    lines += [head, "-" * len(head)]
+    order = sorted(
+        trials, key=lambda t: (t["members"], t["variant"], t["offered_deliveries_per_s"])
+    )
+    for t in order:
+        lines.append(_row(c[2](t) for c in COLUMNS))
+    lines.append("")
+    lines.append(
+        "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"
+        " ('>=': the ladder's top step passed)"
+    )
+    for w, per in results["saturation"].items():
+        for v, s in per.items():
+            sat = s["saturation_deliveries_per_s"]
+            shown = (">=" if s["ceiling_reached"] else "") + _f(sat, 0) if sat else "none passed"
+            lines.append(
+                f"  {w:9} {v:15} {shown:>14} deliveries/s  "
+                f"{_f(s['deliveries_per_cpu_s'], 0):>8} deliveries/cpu-s  p99 {_f(s['p99_ms'])} ms"
+            )
+    lines.append("")
+    lines.append("idle connections (one replica): USS delta / N")
+    for v, i in results["idle"].items():
+        lines.append(
+            f"  {v:15} {i['sockets']:5d} sockets {_f(i['kb_per_connection'], 1):>6} kB/connection"
+            f" (USS {i['uss_before_kb']} -> {i['uss_after_kb']} kB,"
+            f" connected in {i['connect_seconds']} s)"
+        )
+    lines.append("")
+    s = results["summary"]
+    lines.append(f"summary ({s['workload']}, product layer: {s['product_layer']})")
+    for k, (op, target) in TARGETS.items():
+        met = s["targets_met"].get(k)
+        verdict = "" if met is None else ("met" if met else "MISSED")
+        lines.append(f"  {k:24} {_f(s.get(k), 3):>10}   target {op} {target}   {verdict}")
+    if "delivery_ratio_excluding_overload" in s:
+        lines.append(
+            f"  {'(excl. overload steps)':24} {_f(s['delivery_ratio_excluding_overload'], 6):>10}"
+        )
+    return "\n".join(lines)
+
+
+def plots(results: dict, outdir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = results["trials"]
+    workloads = list(results["saturation"])
+    variants = sorted(
+        {t["variant"] for t in trials}, key=lambda v: list(COLORS).index(v) if v in COLORS else 99
+    )
+    paths = []
+
+    # Latency CDF per variant, per workload, at 50% of the floor's saturation rate.
+    fig, axes = plt.subplots(1, len(workloads), figsize=(5.2 * len(workloads), 4.2), squeeze=False)
+    for ax, w in zip(axes[0], workloads, strict=False):
+        rate = None
+        for v in variants:
+            t = compare_trial(trials, w, v) or saturation(trials, w, v)
+            if not t or not t["cdf_ms"]:
+                continue
+            rate = t["offered_deliveries_per_s"]
+            ys = [i / 200 for i in range(200)] + [1.0]
+            ax.plot(
+                [max(x, 0.01) for x in t["cdf_ms"]],
+                ys,
+                label=f"{v} (p99 {_f(t['p99_ms'])} ms)",
+                color=COLORS.get(v),
+            )
+        ax.set_xscale("log")
+        ax.axvline(100, color="#999", ls=":", lw=1)
+        ax.set_title(f"{w}: latency CDF at {_f(rate, 0)} deliveries/s")
+        ax.set_xlabel("end-to-end latency (ms, log)")
+        ax.set_ylabel("fraction of (message, receiver) pairs")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    p = outdir / "latency_cdf.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+
+    # Delivered vs offered, and p99 vs offered.
+    fig, axes = plt.subplots(2, len(workloads), figsize=(5.2 * len(workloads), 7.5), squeeze=False)
+    for col, w in enumerate(workloads):
+        for v in variants:
+            runs = sorted(
+                (
+                    t
+                    for t in trials
+                    if t["workload"] == w
+                    and t["variant"] == v
+                    and t["kind"] in ("ladder", "refine")
+                ),
+                key=lambda t: t["offered_deliveries_per_s"],
+            )
+            if not runs:
+                continue
+            xs = [t["offered_deliveries_per_s"] for t in runs]
+            c = COLORS.get(v)
+            axes[0][col].plot(
+                xs, [t["delivered_deliveries_per_s"] for t in runs], "-", color=c, label=v
+            )
+            axes[1][col].plot(
+                xs, [t["p99_ms"] or float("nan") for t in runs], "-", color=c, label=v
+            )
+            for t in runs:
+                m = "o" if t["passed"] else "x"
+                axes[0][col].plot(
+                    t["offered_deliveries_per_s"], t["delivered_deliveries_per_s"], m, color=c
+                )
+                axes[1][col].plot(
+                    t["offered_deliveries_per_s"], t["p99_ms"] or float("nan"), m, color=c
+                )
+        lim = max([t["offered_deliveries_per_s"] for t in trials if t["workload"] == w] or [1])
+        axes[0][col].plot([0, lim], [0, lim], ":", color="#999", lw=1)
+        axes[0][col].set_title(f"{w}: delivered vs offered (x = saturated)")
+        axes[0][col].set_xlabel("offered deliveries/s")
+        axes[0][col].set_ylabel("delivered deliveries/s")
+        axes[1][col].axhline(100, color="#999", ls=":", lw=1)
+        axes[1][col].set_yscale("log")
+        axes[1][col].set_title(f"{w}: p99 latency vs offered")
+        axes[1][col].set_xlabel("offered deliveries/s")
+        axes[1][col].set_ylabel("p99 (ms, log)")
+        for ax in (axes[0][col], axes[1][col]):
+            ax.set_xscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    p = outdir / "delivered_vs_offered.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+    return paths
+
+
+def main() -> None:
+    path = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parent / "results" / "latest.json"
+    )
+    results = json.loads(path.read_text())
+    print(table(results))
+    for p in plots(results, path.parent):
+        print(f"wrote {p}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,801 @@
+"""``make bench``: fan-out across replicas, side by side, in one bounded run.
+
+    python bench/run.py                 # the full run (about 8-10 minutes on 2 cores)
+    python bench/run.py --profile smoke # a tiny end-to-end run (the test suite's)
+    python bench/run.py --variants floor,product-core --workloads room500
+
+Starts everything it measures (2 floor processes, 2 baseline daphnes, 2 daphnes
+per product channel layer, one load-generator process), drives the load
+generator over a pipe, reads CPU and memory from /proc, writes
+``bench/results/latest.json`` and the PNG plots, prints a table, and stops
+every process it started, also on Ctrl+C or an error. See bench/README.md for
+the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import report  # noqa: E402  (found through the sys.path line above)
+
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+# Redis databases reserved for the benchmark (tests and dev servers use others).
+REDIS_DB_BASELINE = 10
+REDIS_DB_CORE = 11
+REDIS_DB_PUBSUB = 12
+PG_URL_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "chat_bench"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+
+LOCK_PATH = "/tmp/chat-bench.lock"
+P99_TARGET_MS = 100.0  # saturation = highest rate whose p99 is within this and nothing is lost
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+ALL_VARIANTS = ["floor", "baseline", "product-core", "product-pubsub"]
+
+
+@dataclass
+class Workload:
+    name: str
+    members: int  # per room
+    rooms: int
+    start_rate: float  # first ladder step, deliveries per second (offered)
+
+
+@dataclass
+class Profile:
+    workloads: list[Workload]
+    steps: int  # ladder steps (x2 each) at most
+    refine: bool  # after the first failing step, try the geometric midpoint
+    duration: float  # seconds of sending per trial
+    drain: float  # seconds to wait for stragglers after the last send
+    idle_sockets: int
+    idle_warmup: int
+    compare: bool  # the extra trials at 50% of the floor's saturation
+
+
+PROFILES = {
+    "full": Profile(
+        workloads=[
+            Workload("room2", 2, 100, 200.0),
+            Workload("room50", 50, 10, 1000.0),
+            Workload("room500", 500, 1, 1000.0),
+        ],
+        steps=7,
+        refine=True,
+        duration=4.0,
+        drain=3.0,
+        idle_sockets=2000,
+        idle_warmup=20,
+        compare=True,
+    ),
+    "smoke": Profile(
+        workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
+        steps=1,
+        refine=False,
+        duration=1.0,
+        drain=3.0,
+        idle_sockets=40,
+        idle_warmup=4,
+        compare=True,
+    ),
+}
+
+
+# --------------------------------------------------------------------------
+# /proc readers
+# --------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def uss_kb(pid: int) -> int:
+    """Unique set size: Private_Clean + Private_Dirty from smaps_rollup."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in ("postgres", "postmaster"):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_sum(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def clean_environ() -> dict:
+    """os.environ minus the app's own knobs, so a caller's settings (e.g. the test suite's
+    DATABASE_URL, REDIS_KEY_PREFIX) never leak into the servers under test."""
+    drop = ("DJANGO_", "DATABASE_", "REDIS_", "CHAT_", "CHANNEL_", "EMAIL_", "CSRF_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"server on :{port} exited ({proc.returncode}); see {log}:\n{tail(log)}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on :{port} did not listen within {timeout}s; see {log}")
+
+
+def tail(path: Path, n: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+
+class Procs:
+    """Every process the run starts, each in its own session so it can be killed as a group."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.procs: list[subprocess.Popen] = []
+
+    def start(
+        self, name: str, argv: list[str], *, env: dict | None = None, cwd: Path = REPO, **kw
+    ) -> subprocess.Popen:
+        log = self.logdir / f"{name}.log"
+        fh = open(log, "ab")  # noqa: SIM115 (owned by the child process)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**clean_environ(), **(env or {})},
+            stdout=kw.pop("stdout", fh),
+            stderr=fh,
+            start_new_session=True,
+            **kw,
+        )
+        proc.log = log  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        self.procs.clear()
+
+
+class LoadGenClient:
+    def __init__(self, procs: Procs) -> None:
+        self.proc = procs.start(
+            "loadgen",
+            [sys.executable, str(HERE / "loadgen.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        hello = self._read()
+        self.pid = hello["pid"]
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load generator died; see {self.proc.log}:\n{tail(self.proc.log)}")
+        return json.loads(line)
+
+    def call(self, **msg) -> dict:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+
+# --------------------------------------------------------------------------
+# Variants
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    name: str  # floor | baseline | product-core | product-pubsub
+    protocol: str  # loadgen variant: floor | baseline | product
+    ports: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+
+
+def product_available() -> bool:
+    return (REPO / "project" / "asgi.py").exists() and (REPO / "chat" / "services.py").exists()
+
+
+# redis-py 8 gives every connection a 5 s socket timeout (redis/_defaults.py), and
+# channels-redis's RedisChannelLayer.receive blocks in BZPOPMIN for 5 s: the read times out
+# and the consumer dies (its socket closes) whenever a channel sees no message for 5 s.
+# Until the product configures its layer against that, the benchmark passes a longer timeout
+# in the URL for the RedisChannelLayer deployments (--redis-as-is measures without it).
+CORE_LAYER_URL_QUERY = "?socket_timeout=30"
+
+
+def product_env(layer: str, *, as_is: bool = False) -> dict:
+    db = REDIS_DB_CORE if layer == "core" else REDIS_DB_PUBSUB
+    query = CORE_LAYER_URL_QUERY if layer == "core" and not as_is else ""
+    return {
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}{query}",
+        "CHANNEL_LAYER": layer,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-not-secret",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CHAT_RATE_LIMIT_ENABLED": "0",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deployment:
+    ports = [free_port(), free_port()]
+    starts = []
+    if name == "floor":
+        dep = Deployment(name, "floor", ports)
+        for i, port in enumerate(ports):
+            argv = [
+                sys.executable,
+                str(HERE / "floor.py"),
+                "--port",
+                str(port),
+                "--redis",
+                f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}",
+            ]
+            starts.append(procs.start(f"floor-{i}", argv))
+    elif name == "baseline":
+        dep = Deployment(name, "baseline", ports)
+        env = {
+            "DJANGO_SETTINGS_MODULE": "baseline_site.settings",
+            "PYTHONPATH": str(HERE / "baseline"),
+            "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}"
+            + ("" if as_is else CORE_LAYER_URL_QUERY),
+        }
+        for i, port in enumerate(ports):
+            argv = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "baseline_site.asgi:application",
+            ]
+            starts.append(procs.start(f"baseline-{i}", argv, env=env, cwd=HERE / "baseline"))
+    else:
+        layer = name.split("-", 1)[1]
+        dep = Deployment(name, "product", ports)
+        for i, port in enumerate(ports):
+            argv = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "project.asgi:application",
+            ]
+            starts.append(procs.start(f"{name}-{i}", argv, env=product_env(layer, as_is=as_is)))
+    for proc, port in zip(starts, ports, strict=False):
+        wait_port(port, proc, 60, proc.log)
+    dep.pids = [p.pid for p in starts]
+    return dep
+
+
+def reset_redis() -> int:
+    import redis
+
+    for db in (REDIS_DB_BASELINE, REDIS_DB_CORE, REDIS_DB_PUBSUB):
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db).flushdb()
+    return int(redis.Redis(host=REDIS_HOST, port=REDIS_PORT).info("server")["process_id"])
+
+
+def prepare_product_db(procs: Procs, plan: dict) -> list[str]:
+    """Fresh ``chat_bench`` database, migrated and seeded; returns raw tokens by user index."""
+    import psycopg
+
+    with psycopg.connect(PG_URL_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DB}")
+    env = {**clean_environ(), **product_env("core")}
+    run = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if run.returncode:
+        raise RuntimeError(f"migrate failed:\n{run.stdout}\n{run.stderr}")
+    run = subprocess.run(
+        [sys.executable, str(HERE / "product_seed.py")],
+        cwd=REPO,
+        env=env,
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if run.returncode:
+        raise RuntimeError(f"seeding failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout)["tokens"]
+
+
+# --------------------------------------------------------------------------
+# Socket plans
+# --------------------------------------------------------------------------
+
+
+def workload_rooms(w: Workload) -> list[str]:
+    return [f"bench-{w.name}-{r}" for r in range(w.rooms)]
+
+
+def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
+    """Disjoint users per workload; idle sockets reuse users 0..N-1."""
+    rooms = []
+    first_user: dict[str, list[int]] = {}
+    nxt = 0
+    for w in profile.workloads:
+        users_w = []
+        for slug in workload_rooms(w):
+            members = list(range(nxt, nxt + w.members))
+            nxt += w.members
+            users_w += members
+            rooms.append({"slug": slug, "members": members})
+        first_user[w.name] = users_w
+    total = max(nxt, profile.idle_sockets + profile.idle_warmup)
+    if total > nxt:
+        rooms.append({"slug": "bench-idle", "members": list(range(nxt, total))})
+    return {"users": total, "rooms": rooms}, first_user
+
+
+def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str]) -> list[dict]:
+    socks = []
+    k = 0
+    for slug in workload_rooms(w):
+        for _ in range(w.members):
+            s = {"room": slug}
+            if dep.protocol == "product":
+                s["token"] = tokens[users[k]]
+            socks.append(s)
+            k += 1
+    return socks
+
+
+# --------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args, profile: Profile) -> None:
+        self.args = args
+        self.profile = profile
+        self.logdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+        self.procs = Procs(self.logdir)
+        self.trial_id = 0
+        self.trials: list[dict] = []
+        self.idle: dict[str, dict] = {}
+        self.notes: list[str] = []
+        self.t_start = time.monotonic()
+
+    def log(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.t_start:6.1f}s] {text}", flush=True)
+
+    def run(self) -> dict:
+        profile = self.profile
+        variants = self.args.variants
+        if any(v.startswith("product") for v in variants) and not product_available():
+            self.notes.append(
+                "no product code (project/asgi.py, chat/services.py): product variants skipped"
+            )
+            self.log("product not in the tree yet: skipping product variants")
+            variants = [v for v in variants if not v.startswith("product")]
+        self.variants = variants
+        if not self.args.redis_as_is:
+            self.notes.append(
+                "RedisChannelLayer deployments (baseline, product-core) run with"
+                f" REDIS_URL{CORE_LAYER_URL_QUERY}: with redis-py 8's 5 s default socket timeout"
+                " an idle consumer dies after 5 s (BZPOPMIN blocks 5 s)"
+            )
+        self.redis_pid = reset_redis()
+        self.log(f"logs in {self.logdir}; redis pid {self.redis_pid}")
+
+        tokens: list[str] = []
+        plan, self.users = seed_plan(profile)
+        if any(v.startswith("product") for v in variants):
+            self.log(f"product: fresh database {PG_DB}, migrate, seed {plan['users']} users")
+            tokens = prepare_product_db(self.procs, plan)
+        self.tokens = tokens
+
+        self.deps = {}
+        for v in variants:
+            self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
+            self.log(f"started {v} on ports {self.deps[v].ports} (pids {self.deps[v].pids})")
+        self.gen = LoadGenClient(self.procs)
+        time.sleep(1.0)
+
+        for v in variants:
+            self.measure_idle(self.deps[v])
+        for w in profile.workloads:
+            self.run_workload(w)
+        return self.results()
+
+    # -- idle memory -----------------------------------------------------
+    def idle_sockets(self, dep: Deployment, lo: int, hi: int) -> list[dict]:
+        socks = []
+        for i in range(lo, hi):
+            s = {"room": None, "port": dep.ports[0]}
+            if dep.protocol == "product":
+                s["token"] = self.tokens[i]
+            elif dep.protocol == "baseline":
+                s["room"] = f"idle-{i % 8}"
+            socks.append(s)
+        return socks
+
+    def measure_idle(self, dep: Deployment) -> None:
+        p = self.profile
+        pid = dep.pids[0]
+        r = self.gen.call(
+            cmd="connect",
+            set="idle-warm",
+            variant=dep.protocol,
+            ports=dep.ports,
+            sockets=self.idle_sockets(dep, 0, p.idle_warmup),
+            join=False,
+        )
+        self.check(r, f"{dep.name} idle warm-up")
+        time.sleep(1.0)
+        before = uss_kb(pid)
+        r = self.gen.call(
+            cmd="connect",
+            set="idle",
+            variant=dep.protocol,
+            ports=dep.ports,
+            sockets=self.idle_sockets(dep, p.idle_warmup, p.idle_warmup + p.idle_sockets),
+            join=False,
+        )
+        self.check(r, f"{dep.name} idle sockets")
+        time.sleep(2.0)
+        after = uss_kb(pid)
+        self.idle[dep.name] = {
+            "sockets": r["connected"],
+            "connect_seconds": r["seconds"],
+            "uss_before_kb": before,
+            "uss_after_kb": after,
+            "kb_per_connection": round((after - before) / max(1, r["connected"]), 2),
+        }
+        self.gen.call(cmd="close", set="idle")
+        self.gen.call(cmd="close", set="idle-warm")
+        self.log(
+            f"idle {dep.name}: {r['connected']} sockets in {r['seconds']}s, "
+            f"USS {before} -> {after} kB = {self.idle[dep.name]['kb_per_connection']} kB/connection"
+        )
+
+    def check(self, reply: dict, what: str) -> dict:
+        if not reply.get("ok"):
+            raise RuntimeError(f"{what}: {reply.get('error')}")
+        return reply
+
+    # -- load ------------------------------------------------------------------
+    def trial(self, w: Workload, v: str, deliveries_rate: float, kind: str) -> dict:
+        dep = self.deps[v]
+        self.trial_id += 1
+        rate = deliveries_rate / w.members  # messages per second over all rooms
+        pg = postgres_pids() if dep.protocol == "product" else []
+        c0 = {pid: cpu_seconds(pid) for pid in dep.pids}
+        r0, g0, p0 = cpu_seconds(self.redis_pid), cpu_seconds(self.gen.pid), cpu_sum(pg)
+        t0 = time.monotonic()
+        reply = self.check(
+            self.gen.call(
+                cmd="run",
+                set=v,
+                rate=rate,
+                duration=self.profile.duration,
+                drain=self.profile.drain,
+                trial=self.trial_id,
+            ),
+            f"{v} trial",
+        )
+        wall = time.monotonic() - t0
+        replicas = sum(cpu_seconds(pid) - c0[pid] for pid in dep.pids)
+        redis_cpu = cpu_seconds(self.redis_pid) - r0
+        server_cpu = replicas + redis_cpu
+        passed = (
+            reply["delivered_unique"] == reply["expected"]
+            and reply["p99_ms"] is not None
+            and reply["p99_ms"] <= P99_TARGET_MS
+        )
+        nominal = reply["messages"] / rate
+        t = {
+            "workload": w.name,
+            "members": w.members,
+            "rooms": w.rooms,
+            "variant": v,
+            "kind": kind,
+            "trial": self.trial_id,
+            "offered_msgs_per_s": round(rate, 3),
+            "offered_deliveries_per_s": round(deliveries_rate, 1),
+            "delivered_deliveries_per_s": round(reply["delivered_unique"] / nominal, 1),
+            "delivery_ratio": round(reply["delivered_unique"] / reply["expected"], 6)
+            if reply["expected"]
+            else None,
+            "cpu": {
+                "replicas_s": round(replicas, 3),
+                "redis_s": round(redis_cpu, 3),
+                "server_s": round(server_cpu, 3),
+                "postgres_s": round(cpu_sum(pg) - p0, 3),
+                "loadgen_s": round(cpu_seconds(self.gen.pid) - g0, 3),
+                "wall_s": round(wall, 3),
+            },
+            "deliveries_per_cpu_s": round(reply["delivered_unique"] / server_cpu, 1)
+            if server_cpu > 0
+            else None,
+            "passed": passed,
+            **{k: reply[k] for k in reply if k != "ok"},
+        }
+        self.trials.append(t)
+        self.log(
+            f"{w.name:8s} {v:15s} {deliveries_rate:9.0f}/s offered  "
+            f"{t['delivered_deliveries_per_s']:9.0f}/s delivered  "
+            f"p50 {fmt(t['p50_ms'])} p99 {fmt(t['p99_ms'])} p99.9 {fmt(t['p999_ms'])} ms  "
+            f"{reply['delivered_unique']}/{reply['expected']}  "
+            f"cpu {server_cpu:5.2f}s -> {fmt(t['deliveries_per_cpu_s'], 0)}/cpu-s  "
+            f"{'ok' if passed else 'SATURATED'}"
+        )
+        time.sleep(0.3)
+        return t
+
+    def run_workload(self, w: Workload) -> None:
+        p = self.profile
+        for v in self.variants:
+            dep = self.deps[v]
+            socks = sockets_for(dep, w, self.users[w.name], self.tokens)
+            r = self.check(
+                self.gen.call(
+                    cmd="connect", set=v, variant=dep.protocol, ports=dep.ports, sockets=socks
+                ),
+                f"{v} connect {w.name}",
+            )
+            self.log(f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s")
+        # Warm-up (not recorded): first messages pay for imports and caches.
+        for v in self.variants:
+            self.gen.call(
+                cmd="run", set=v, rate=min(20.0, w.rooms * 2.0), duration=0.5, drain=2.0, trial=0
+            )
+
+        # The ladder, interleaved: every step runs each still-unsaturated variant in turn.
+        active = list(self.variants)
+        best: dict[str, float] = {}
+        failed_at: dict[str, float] = {}
+        rate = w.start_rate
+        for step in range(p.steps):
+            order = active[step % len(active) :] + active[: step % len(active)] if active else []
+            for v in order:
+                t = self.trial(w, v, rate, "ladder")
+                if t["passed"]:
+                    best[v] = rate
+                else:
+                    failed_at[v] = rate
+                    active.remove(v)
+            if not active:
+                break
+            rate *= 2
+        if p.refine:
+            for v in self.variants:
+                if v in failed_at and v in best:
+                    mid = math.sqrt(best[v] * failed_at[v])
+                    t = self.trial(w, v, mid, "refine")
+                    if t["passed"]:
+                        best[v] = mid
+        if p.compare and "floor" in self.variants:
+            floor_sat = best.get("floor", w.start_rate)
+            half = floor_sat / 2
+            for v in self.variants:
+                self.trial(w, v, half, "compare")
+        for v in self.variants:
+            self.gen.call(cmd="close", set=v)
+
+    # -- results ------------------------------------------------------------
+    def results(self) -> dict:
+        p = self.profile
+        return report.build_results(
+            trials=self.trials,
+            idle=self.idle,
+            variants=self.variants,
+            meta={
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "profile": self.args.profile,
+                "git_commit": git_commit(),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "kernel": platform.release(),
+                },
+                "trial_seconds": p.duration,
+                "drain_seconds": p.drain,
+                "p99_target_ms": P99_TARGET_MS,
+                "idle_sockets": p.idle_sockets,
+                "workloads": [w.__dict__ for w in p.workloads],
+                "wall_seconds": round(time.monotonic() - self.t_start, 1),
+                "notes": self.notes,
+            },
+        )
+
+
+def fmt(x, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def git_commit() -> str | None:
+    try:
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--variants", default=",".join(ALL_VARIANTS))
+    parser.add_argument(
+        "--workloads", default=None, help="comma list of workload names (default: the profile's)"
+    )
+    parser.add_argument(
+        "--out", default=str(HERE / "results"), help="directory for latest.json and the PNGs"
+    )
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--redis-as-is",
+        action="store_true",
+        help="no socket_timeout workaround in RedisChannelLayer URLs (see CORE_LAYER_URL_QUERY)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=900.0,
+        help="seconds to wait for another bench run (they share Redis DBs 10-12)",
+    )
+    args = parser.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    for v in args.variants:
+        if v not in ALL_VARIANTS:
+            parser.error(f"unknown variant {v}")
+    profile = PROFILES[args.profile]
+    if args.workloads:
+        names = args.workloads.split(",")
+        profile.workloads = [w for w in profile.workloads if w.name in names]
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    lock = acquire_lock(args.lock_timeout)
+    from loadgen import raise_nofile_limit
+
+    raise_nofile_limit()  # inherited by the servers we start
+    bench = Bench(args, profile)
+    try:
+        results = bench.run()
+    except KeyboardInterrupt:
+        bench.log("interrupted: stopping everything")
+        return 130
+    finally:
+        try:
+            if getattr(bench, "gen", None) is not None and bench.gen.proc.poll() is None:
+                bench.gen.proc.stdin.write('{"cmd": "exit"}\n')
+                bench.gen.proc.stdin.flush()
+                bench.gen.proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            pass
+        bench.procs.stop_all()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    print()
+    print(report.table(results))
+    if not args.no_plots:
+        for path in report.plots(results, out):
+            print(f"wrote {path}")
+    print(f"wrote {out / 'latest.json'} in {results['meta']['wall_seconds']}s")
+    lock.close()
+    return 0
+
+
+def acquire_lock(timeout: float):
+    """One bench at a time on a machine: runs share chat_bench and Redis DBs 10-12."""
+    import fcntl
+
+    fh = open(LOCK_PATH, "w")  # noqa: SIM115 (held for the whole run)
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise SystemExit(  # noqa: B904
+                    f"another bench run holds {LOCK_PATH}; gave up after {timeout:.0f}s"
+                )
+            if not waited:
+                print(f"another bench run holds {LOCK_PATH}; waiting", flush=True)
+                waited = True
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
