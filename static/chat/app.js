@@ -9,6 +9,7 @@ import { Composer } from "./composer.js";
 import { setUpDialogs } from "./dialogs.js";
 import { byId, setText } from "./dom.js";
 import { displayName, truncate } from "./format.js";
+import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
 import { MessageList } from "./render.js";
 import { Sidebar, roomHref } from "./sidebar.js";
@@ -132,13 +133,15 @@ const handlers = {
   },
 
   joined(frame) {
-    const info = asRoom(frame.room);
-    const room = store.upsertRoom(info);
+    // `room` is the slug; `info` (when sent) the room's payload as in hello.
+    // Its unread count is not the user's (always 0 here): keep the one from hello.
+    const { unread: _ignored, ...info } = frame.info || {};
+    const room = store.upsertRoom({ ...asRoom(frame.room), ...info });
     const messages = frame.messages || [];
     store.mergeMessages(room, messages);
     if (!room.loaded) {
       room.loaded = true;
-      room.hasMoreBefore = messages.length > 0;
+      room.hasMoreBefore = frame.has_more ?? messages.length > 0;
       if (room === store.current) placeMarker(room);
     }
     if (frame.members) store.setMembers(room, frame.members);
@@ -331,7 +334,7 @@ async function openRoom(slug, { focus = false } = {}) {
     }
     if (firstLoad && store.current === room) list.show(room);
   }
-  markReadSoon();
+  if (store.current === room) markRead({ opened: true });
 }
 
 /** Put the "new messages" line above the first unread message (unread excludes your own). */
@@ -367,10 +370,14 @@ function markReadSoon() {
   readTimer = setTimeout(markRead, READ_DEBOUNCE_MS);
 }
 
-/** Send `read` for the newest message of the open room once the reader can see it. */
-function markRead() {
+/**
+ * Send `read` for the newest message of the open room once the reader can
+ * see it: when the room is opened, then whenever they are at the bottom.
+ */
+function markRead({ opened = false } = {}) {
   const room = store.current;
-  if (!room || !room.loaded || document.visibilityState !== "visible" || !list.isAtBottom()) return;
+  if (!room || !room.loaded || document.visibilityState !== "visible") return;
+  if (!opened && !list.isAtBottom()) return;
   const last = store.lastId(room);
   if (room.unread) {
     room.unread = 0;
@@ -516,7 +523,8 @@ wide.addEventListener("change", () => setPanel("members", wide.matches));
 sidebarToggle.addEventListener("click", () => {
   const open = root.dataset.sidebar !== "open";
   setPanel("sidebar", open);
-  if (open) byId("sidebar").querySelector('[aria-current="page"], a, button')?.focus();
+  const sidebarEl = byId("sidebar");
+  if (open) (sidebarEl.querySelector('[aria-current="page"]') || sidebarEl.querySelector("a, button"))?.focus();
 });
 membersToggle.addEventListener("click", () => setPanel("members", root.dataset.members !== "open"));
 scrim.addEventListener("click", closePanels);
@@ -558,5 +566,6 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") markReadSoon();
 });
 
+fillIcons();
 root.dataset.state = "ready";
 conn.start();

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { byId, h, setText } from "./dom.js";
 import { slugify } from "./format.js";
+import { icon } from "./icons.js";
 
 function wire(dialogId, openerId, onOpen) {
   const dialog = byId(dialogId);
@@ -40,7 +41,7 @@ export function setUpDialogs(store, on) {
       }, member ? "Open" : "Join");
       return h("li", { class: "browse-item" },
         h("div", { class: "browse-text" },
-          h("span", { class: "browse-name" }, `${room.kind === "private" ? "🔒" : "#"} ${room.name}`),
+          h("span", { class: "browse-name" }, icon(room.kind === "private" ? "lock" : "hash", 14), ` ${room.name}`),
           room.topic ? h("span", { class: "browse-topic" }, room.topic) : null,
           room.member_count !== undefined ? h("span", { class: "browse-count" }, `${room.member_count} members`) : null,
         ),

@@ -67,7 +67,7 @@ export class Members {
         title: `Send ${name} a direct message`,
         "aria-label": `${name}, ${status}. Send a direct message`,
       }, avatar, label);
-    li.replaceChildren(body, role);
+    li.replaceChildren(...[body, role].filter(Boolean));
     if (hadFocus) li.querySelector("button")?.focus();
   }
 

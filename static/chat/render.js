@@ -9,6 +9,7 @@
 
 import { h, reconcile, setText } from "./dom.js";
 import { dayKey, dayLabel, displayName, fullLabel, timeLabel } from "./format.js";
+import { icon } from "./icons.js";
 
 // Consecutive messages by one author within this gap share one header.
 const GROUP_GAP_MS = 7 * 60 * 1000;
@@ -177,9 +178,10 @@ export class MessageList {
     setText(this.status, text);
   }
 
+  /** The first message at least partly in view (separators move with what is prepended). */
   topVisible() {
     const top = this.scroller.getBoundingClientRect().top;
-    for (const el of this.list.children) {
+    for (const el of this.list.querySelectorAll(":scope > .msg")) {
       const rect = el.getBoundingClientRect();
       if (rect.bottom > top) return { el, top: rect.top };
     }
@@ -285,9 +287,9 @@ export class MessageList {
     }
     return h("div", { class: "msg-actions" },
       h("button", { type: "button", class: "icon-button", "data-action": "edit", "aria-label": `Edit your message from ${when}`, title: "Edit" },
-        h("span", { "aria-hidden": "true" }, "✎")),
+        icon("edit", 16)),
       h("button", { type: "button", class: "icon-button", "data-action": "delete", "aria-label": `Delete your message from ${when}`, title: "Delete" },
-        h("span", { "aria-hidden": "true" }, "🗑")),
+        icon("trash", 16)),
     );
   }
 

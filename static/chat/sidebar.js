@@ -2,8 +2,9 @@
 // open room's title and topic in the top bar.
 
 import { byId, h, reconcile, setText } from "./dom.js";
+import { icon } from "./icons.js";
 
-const ICONS = { public: "#", private: "🔒", direct: "@" };
+const ICONS = { public: "hash", private: "lock", direct: "at" };
 
 export function roomHref(slug) {
   return `#/r/${encodeURIComponent(slug)}`;
@@ -26,14 +27,18 @@ function createItem() {
 
 function updateItem(li, room, currentSlug) {
   const link = li.firstChild;
-  const [icon, name, badge] = link.children;
+  const [iconSlot, name, badge] = link.children;
   link.href = roomHref(room.slug);
   link.dataset.slug = room.slug;
   link.setAttribute("aria-label", roomLabel(room));
   if (room.slug === currentSlug) link.setAttribute("aria-current", "page");
   else link.removeAttribute("aria-current");
   link.classList.toggle("has-unread", room.unread > 0 && room.slug !== currentSlug);
-  setText(icon, ICONS[room.kind] || "#");
+  const iconName = ICONS[room.kind] || "hash";
+  if (iconSlot.dataset.icon !== iconName) {
+    iconSlot.dataset.icon = iconName;
+    iconSlot.replaceChildren(icon(iconName, 16));
+  }
   setText(name, room.name);
   const count = room.slug === currentSlug ? 0 : room.unread;
   setText(badge, count ? (count > 99 ? "99+" : String(count)) : "");
@@ -57,13 +62,17 @@ export class Sidebar {
     reconcile(this.dms, store.sortedRooms(true), opts);
     const room = store.current;
     if (!room) {
+      delete this.title.dataset.icon;
       setText(this.title, "No room open");
       setText(this.topic, "");
       this.invite.hidden = true;
       this.leave.hidden = true;
     } else {
-      const prefix = room.kind === "direct" ? "" : room.kind === "private" ? "🔒 " : "# ";
-      setText(this.title, `${prefix}${room.name}`);
+      const iconName = ICONS[room.kind] || "hash";
+      if (this.title.dataset.icon !== iconName || this.title.lastChild?.textContent !== room.name) {
+        this.title.dataset.icon = iconName;
+        this.title.replaceChildren(icon(iconName, 18), h("span", { class: "room-title-text" }, room.name));
+      }
       setText(this.topic, room.topic + (room.archived ? " (archived: read only)" : ""));
       this.invite.hidden = room.kind === "direct";
       this.leave.hidden = room.kind === "direct";
