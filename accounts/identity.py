@@ -1,0 +1,25 @@
+"""How a user is shown to others: display name and avatar URL."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse
+
+
+def display_name(user: AbstractBaseUser) -> str:
+    profile = getattr(user, "profile", None)
+    return (profile.display_name if profile else "") or user.get_username()
+
+
+def avatar_url(user: AbstractBaseUser) -> str:
+    profile = getattr(user, "profile", None)
+    if profile and profile.avatar:
+        return profile.avatar.url
+    return reverse("avatar_svg", kwargs={"username": user.get_username()})
+
+
+def user_payload(user: AbstractBaseUser) -> dict:
+    """The `author`/`user` object of the protocol."""
+    return {
+        "username": user.get_username(),
+        "display_name": display_name(user),
+        "avatar_url": avatar_url(user),
+    }

@@ -1,0 +1,299 @@
+"""The WebSocket endpoint: parse frames, call services, forward events."""
+
+import json
+import time
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import selectors, services, sessions
+from chat.errors import ClientError
+from chat.events import encode
+from chat.groups import room_group, user_group
+
+TYPING_MIN_INTERVAL_SECS = 2.0
+REF_MAX_LENGTH = 100
+# Ids of own messages acknowledged directly, whose room copy is still in flight.
+ACKED_MAX = 256
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """One socket per browser tab, multiplexing every room of the user."""
+
+    # WebSocket handlers
+    # --------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()  # before accept: the handshake is refused with 403
+            return
+        self.user = user
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None) or ""
+        self.room_ids: set[int] = set()
+        self.sent_up_to: dict[int, int] = {}
+        self.acked: set[int] = set()
+        self.last_typing: dict[int, float] = {}
+        await self.accept()
+        # Subscribe before reading state, so nothing committed meanwhile is missed.
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        for room_id in await database_sync_to_async(selectors.room_ids_for_user)(user_id=user.pk):
+            await self._subscribe(room_id)
+        hello = await database_sync_to_async(sessions.session_open)(
+            user=user, conn_id=self.channel_name
+        )
+        sessions.ensure_maintenance_running()
+        await self.send(text_data=encode(hello))
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        for room_id in list(self.room_ids):
+            await self.channel_layer.group_discard(room_group(room_id), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await database_sync_to_async(sessions.session_close)(
+            user=self.user, conn_id=self.channel_name
+        )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        ref = None
+        try:
+            frame = self._parse(text_data)
+            raw_ref = frame.get("ref")
+            if isinstance(raw_ref, str) and len(raw_ref) <= REF_MAX_LENGTH:
+                ref = raw_ref
+            kind = frame.get("type")
+            command = self.COMMANDS.get(kind) if isinstance(kind, str) else None
+            if command is None:
+                raise ClientError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
+            await command(self, frame, ref)
+        except ClientError as error:
+            await self.reply({"type": "error", "code": error.code, "detail": error.detail}, ref)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels >= 4.2 runs close_old_connections() in a thread before every
+        # handler: one thread hop per recipient per event, even for events that
+        # never touch the database. Every database access here goes through
+        # database_sync_to_async, which already closes stale connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # Command helpers
+    # --------------------------------------------------------------------------
+
+    def _parse(self, text_data: str | None) -> dict:
+        if text_data is None:
+            raise ClientError("bad_frame", "Frames must be JSON text, not binary.")
+        if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
+            raise ClientError(
+                "too_long", f"Frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes."
+            )
+        try:
+            frame = json.loads(text_data)
+        except (ValueError, RecursionError):
+            raise ClientError("bad_frame", "The frame is not valid JSON.") from None
+        if not isinstance(frame, dict):
+            raise ClientError("bad_frame", "A frame must be a JSON object with a 'type'.")
+        return frame
+
+    async def reply(self, payload: dict, ref: str | None) -> None:
+        if ref is not None:
+            payload["ref"] = ref
+        await self.send(text_data=encode(payload))
+
+    async def _subscribe(self, room_id: int) -> None:
+        if room_id not in self.room_ids:
+            self.room_ids.add(room_id)
+            await self.channel_layer.group_add(room_group(room_id), self.channel_name)
+
+    async def _unsubscribe(self, room_id: int) -> None:
+        if room_id in self.room_ids:
+            self.room_ids.discard(room_id)
+            self.sent_up_to.pop(room_id, None)
+            await self.channel_layer.group_discard(room_group(room_id), self.channel_name)
+
+    def _note_page(self, room_id: int, messages: list[dict]) -> None:
+        """Live copies of messages already sent in a page are dropped (ids commit in order)."""
+        if messages:
+            self.sent_up_to[room_id] = max(self.sent_up_to.get(room_id, 0), messages[-1]["id"])
+
+    @database_sync_to_async
+    def _open_room(self, slug: object) -> tuple[int, dict]:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        services.room_join(user=self.user, room=room)
+        return room.pk, self._joined_payload(room)
+
+    @database_sync_to_async
+    def _open_direct(self, username: object) -> tuple[int, dict]:
+        room, _ = services.direct_room_open(user=self.user, username=username)
+        return room.pk, self._joined_payload(room)
+
+    def _joined_payload(self, room) -> dict:
+        messages, has_more = selectors.messages_page(room=room)
+        return {
+            "type": "joined",
+            "room": room.slug,
+            "info": selectors.room_payload(room=room, viewer=self.user),
+            "messages": [selectors.message_payload(m) for m in messages],
+            "has_more": has_more,
+            "members": selectors.members(room=room),
+        }
+
+    async def _reply_joined(self, room_id: int, payload: dict, ref: str | None) -> None:
+        await self._subscribe(room_id)
+        self._note_page(room_id, payload["messages"])
+        await self.reply(payload, ref)
+
+    async def cmd_join(self, frame: dict, ref: str | None) -> None:
+        room_id, payload = await self._open_room(frame.get("room"))
+        await self._reply_joined(room_id, payload, ref)
+
+    async def cmd_dm(self, frame: dict, ref: str | None) -> None:
+        room_id, payload = await self._open_direct(frame.get("username"))
+        await self._reply_joined(room_id, payload, ref)
+
+    @database_sync_to_async
+    def _leave(self, slug: object) -> int:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        services.room_leave(user=self.user, room=room)
+        return room.pk
+
+    async def cmd_leave(self, frame: dict, ref: str | None) -> None:
+        room_id = await self._leave(frame.get("room"))
+        await self._unsubscribe(room_id)
+        await self.reply({"type": "left", "room": frame["room"]}, ref)
+
+    @database_sync_to_async
+    def _post(self, slug: object, body: object, client_id: object) -> dict:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        message, _ = services.message_post(
+            user=self.user, room=room, body=body, client_id=client_id
+        )
+        return selectors.message_payload(message)
+
+    async def cmd_send(self, frame: dict, ref: str | None) -> None:
+        message = await self._post(frame.get("room"), frame.get("body"), frame.get("client_id", ""))
+        # The sender gets its copy now, with its ref; the room copy is then skipped.
+        if len(self.acked) >= ACKED_MAX:
+            self.acked.clear()
+        self.acked.add(message["id"])
+        await self.reply({"type": "message", "message": message}, ref)
+
+    @database_sync_to_async
+    def _edit(self, message_id: object, body: object) -> None:
+        services.message_edit(user=self.user, message_id=message_id, body=body)
+
+    async def cmd_edit(self, frame: dict, ref: str | None) -> None:
+        await self._edit(frame.get("id"), frame.get("body"))
+
+    @database_sync_to_async
+    def _delete(self, message_id: object) -> None:
+        services.message_delete(user=self.user, message_id=message_id)
+
+    async def cmd_delete(self, frame: dict, ref: str | None) -> None:
+        await self._delete(frame.get("id"))
+
+    @database_sync_to_async
+    def _history(
+        self, slug: object, before: object, after: object, limit: object
+    ) -> tuple[int, dict]:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        for name, value in (("before", before), ("after", after)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ClientError("invalid", f"{name} must be an integer message id.")
+        messages, has_more = selectors.messages_page(
+            room=room, before=before, after=after, limit=limit
+        )
+        payload = [selectors.message_payload(m) for m in messages]
+        return room.pk, {
+            "type": "history",
+            "room": room.slug,
+            "messages": payload,
+            "has_more": has_more,
+        }
+
+    async def cmd_history(self, frame: dict, ref: str | None) -> None:
+        room_id, payload = await self._history(
+            frame.get("room"), frame.get("before"), frame.get("after"), frame.get("limit")
+        )
+        if room_id in self.room_ids:
+            self._note_page(room_id, payload["messages"])
+        await self.reply(payload, ref)
+
+    @database_sync_to_async
+    def _typing(self, slug: object) -> None:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        if selectors.membership_of(user=self.user, room=room) is None:
+            raise ClientError("forbidden", "You are not a member of this room.")
+        services.typing_announce(user=self.user, room=room, exclude=self.channel_name)
+
+    async def cmd_typing(self, frame: dict, ref: str | None) -> None:
+        key = hash(frame.get("room"))
+        now = time.monotonic()
+        if now - self.last_typing.get(key, 0.0) < TYPING_MIN_INTERVAL_SECS:
+            return  # throttled: typing is a hint, dropping repeats loses nothing
+        self.last_typing[key] = now
+        await self._typing(frame.get("room"))
+
+    @database_sync_to_async
+    def _read(self, slug: object, message_id: object) -> None:
+        room = selectors.room_for_user(user=self.user, slug=slug)
+        services.read_mark(user=self.user, room=room, message_id=message_id)
+
+    async def cmd_read(self, frame: dict, ref: str | None) -> None:
+        await self._read(frame.get("room"), frame.get("message_id"))
+
+    async def cmd_ping(self, frame: dict, ref: str | None) -> None:
+        await self.reply({"type": "pong"}, ref)
+
+    COMMANDS = {
+        "join": cmd_join,
+        "leave": cmd_leave,
+        "send": cmd_send,
+        "edit": cmd_edit,
+        "delete": cmd_delete,
+        "history": cmd_history,
+        "typing": cmd_typing,
+        "read": cmd_read,
+        "dm": cmd_dm,
+        "ping": cmd_ping,
+    }
+
+    # Channel-layer event handlers
+    # --------------------------------------------------------------------------
+
+    async def chat_frame(self, event: dict) -> None:
+        """Forward a frame serialised once by chat.events."""
+        room_id = event.get("room_id")
+        if room_id is not None:
+            if room_id not in self.room_ids:
+                return
+            message_id = event.get("message_id")
+            if message_id:
+                if message_id in self.acked:
+                    self.acked.discard(message_id)
+                    return
+                if message_id <= self.sent_up_to.get(room_id, 0):
+                    return
+        if event.get("exclude") == self.channel_name:
+            return
+        await self.send(text_data=event["frame"])
+
+    async def chat_room_added(self, event: dict) -> None:
+        await self._subscribe(event["room_id"])
+        await self.send(text_data=event["frame"])
+
+    async def chat_room_removed(self, event: dict) -> None:
+        await self._unsubscribe(event["room_id"])
+        await self.send(text_data=event["frame"])
+
+    async def chat_close(self, event: dict) -> None:
+        session_key = event.get("session_key")
+        if session_key and session_key != self.session_key:
+            return
+        await self.close(code=event["code"])

@@ -1,0 +1,138 @@
+"""Every event the product emits, built once and sent through the channel layer.
+
+Frames are serialised here, once per event, not once per recipient: the
+consumer forwards the ready text. Services call these only from
+``transaction.on_commit``, so no client sees a write that was rolled back.
+
+Event types a consumer handles (see ChatConsumer):
+``chat.frame`` forward ``frame`` (skipping rooms the socket left, the
+``exclude`` channel, and messages older than what it already sent);
+``chat.room_added`` / ``chat.room_removed`` subscribe or unsubscribe, then
+forward; ``chat.close`` close the socket.
+"""
+
+import json
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import AbstractBaseUser
+
+from accounts.identity import user_payload
+from chat.groups import room_group, user_group
+from chat.models import Membership, Message, Room
+
+# The close code the server uses when it ends a session (logout, deactivation).
+CLOSE_SESSION_ENDED = 4001
+
+
+def encode(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def _send(group: str, event: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, event)
+
+
+def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = "") -> None:
+    event = {"type": "chat.frame", "room_id": room.pk, "frame": encode(payload)}
+    if message_id:
+        event["message_id"] = message_id
+    if exclude:
+        event["exclude"] = exclude
+    _send(room_group(room.pk), event)
+
+
+def to_user(user_id: int, payload: dict) -> None:
+    _send(user_group(user_id), {"type": "chat.frame", "frame": encode(payload)})
+
+
+def message_created(message: Message) -> None:
+    from chat.selectors import message_payload
+
+    frame = {"type": "message", "message": message_payload(message)}
+    to_room(message.room, frame, message_id=message.id)
+
+
+def message_edited(message: Message) -> None:
+    from chat.selectors import message_payload
+
+    to_room(message.room, {"type": "message_edited", "message": message_payload(message)})
+
+
+def message_deleted(message: Message) -> None:
+    frame = {"type": "message_deleted", "room": message.room.slug, "id": message.id}
+    to_room(message.room, frame)
+
+
+def member_joined(membership: Membership) -> None:
+    from chat import presence
+    from chat.selectors import member_payload
+
+    online = presence.backend().online([membership.user_id])
+    frame = {
+        "type": "member_joined",
+        "room": membership.room.slug,
+        "user": member_payload(membership, online),
+    }
+    to_room(membership.room, frame)
+
+
+def member_left(room: Room, user: AbstractBaseUser) -> None:
+    to_room(room, {"type": "member_left", "room": room.slug, "user": user_payload(user)})
+
+
+def room_added(user: AbstractBaseUser, room: Room) -> None:
+    from chat.selectors import room_payload
+
+    frame = {"type": "room_added", "room": room_payload(room=room, viewer=user)}
+    _send(
+        user_group(user.pk),
+        {"type": "chat.room_added", "room_id": room.pk, "frame": encode(frame)},
+    )
+
+
+def room_removed(user_id: int, room: Room) -> None:
+    frame = {"type": "room_removed", "room": room.slug}
+    _send(
+        user_group(user_id),
+        {"type": "chat.room_removed", "room_id": room.pk, "frame": encode(frame)},
+    )
+
+
+def room_updated(room: Room) -> None:
+    frame = {
+        "type": "room_updated",
+        "room": room.slug,
+        "name": room.name,
+        "topic": room.topic,
+        "archived": room.archived,
+    }
+    to_room(room, frame)
+
+
+def read(user_id: int, room: Room, message_id: int, unread: int) -> None:
+    to_user(
+        user_id, {"type": "read", "room": room.slug, "message_id": message_id, "unread": unread}
+    )
+
+
+def typing(room: Room, user: AbstractBaseUser, *, exclude: str) -> None:
+    to_room(
+        room, {"type": "typing", "room": room.slug, "user": user_payload(user)}, exclude=exclude
+    )
+
+
+def presence_changed(user: AbstractBaseUser, online: bool, rooms: list[Room]) -> None:
+    for room in rooms:
+        to_room(
+            room,
+            {"type": "presence", "room": room.slug, "user": user.get_username(), "online": online},
+        )
+
+
+def sessions_close(user_id: int, *, session_key: str = "") -> None:
+    """Close the user's sockets on every replica (one session's, if given)."""
+    event = {"type": "chat.close", "code": CLOSE_SESSION_ENDED}
+    if session_key:
+        event["session_key"] = session_key
+    _send(user_group(user_id), event)

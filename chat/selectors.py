@@ -1,0 +1,150 @@
+"""Reads: what a user may see, shaped as the protocol's payloads."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, Q
+
+from accounts.identity import display_name, user_payload
+from chat import presence
+from chat.errors import ClientError
+from chat.models import Membership, Message, Room
+
+
+def iso(dt) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "room": message.room.slug,
+        "author": user_payload(message.author),
+        "body": message.body,
+        "html": message.html,
+        "created_at": iso(message.created),
+        "edited_at": iso(message.edited_at),
+        "client_id": message.client_id or None,
+    }
+
+
+def room_for_user(*, user: AbstractBaseUser, slug: object) -> Room:
+    """The room if the user may see it; missing and hidden rooms answer alike."""
+    if not isinstance(slug, str) or not slug or len(slug) > 50:
+        raise ClientError("not_found", "No such room.")
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise ClientError("not_found", "No such room.")
+    if room.kind != Room.Kind.PUBLIC and not membership_of(user=user, room=room):
+        raise ClientError("not_found", "No such room.")
+    return room
+
+
+def membership_of(*, user: AbstractBaseUser, room: Room) -> Membership | None:
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def room_title(*, room: Room, viewer: AbstractBaseUser) -> tuple[str, str | None]:
+    """A direct room is called after the other person; returns (name, peer username)."""
+    if room.kind != Room.Kind.DIRECT:
+        return room.name, None
+    peer = next(
+        (
+            m.user
+            for m in room.memberships.select_related("user__profile")
+            if m.user_id != viewer.pk
+        ),
+        viewer,
+    )
+    return display_name(peer), peer.get_username()
+
+
+def room_payload(*, room: Room, viewer: AbstractBaseUser, unread: int = 0) -> dict:
+    name, peer = room_title(room=room, viewer=viewer)
+    payload = {
+        "slug": room.slug,
+        "name": name,
+        "kind": room.kind,
+        "topic": room.topic,
+        "archived": room.archived,
+        "unread": unread,
+        "last_message_id": room.last_message_id,
+    }
+    if peer is not None:
+        payload["peer"] = peer
+    return payload
+
+
+def _unread_filter(user: AbstractBaseUser) -> Q:
+    return (
+        Q(room__messages__id__gt=F("last_read_id"))
+        & Q(room__messages__deleted=False)
+        & ~Q(room__messages__author=user)
+    )
+
+
+def rooms_for_user(*, user: AbstractBaseUser) -> list[dict]:
+    """The user's rooms with unread counts, for `hello`."""
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("room")
+        .annotate(unread=Count("room__messages", filter=_unread_filter(user)))
+        .order_by("room__kind", "room__name")
+    )
+    return [room_payload(room=m.room, viewer=user, unread=m.unread) for m in memberships]
+
+
+def unread_count(*, membership: Membership) -> int:
+    return (
+        Message.objects.filter(
+            room_id=membership.room_id, id__gt=membership.last_read_id, deleted=False
+        )
+        .exclude(author_id=membership.user_id)
+        .count()
+    )
+
+
+def room_ids_for_user(*, user_id: int) -> list[int]:
+    return list(Membership.objects.filter(user_id=user_id).values_list("room_id", flat=True))
+
+
+def page_limit(limit: object) -> int:
+    if limit is None:
+        return settings.CHAT_HISTORY_PAGE_SIZE
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ClientError("invalid", "limit must be a positive integer.")
+    return min(limit, settings.CHAT_HISTORY_MAX_PAGE_SIZE)
+
+
+def messages_page(
+    *, room: Room, before: int | None = None, after: int | None = None, limit: int | None = None
+) -> tuple[list[Message], bool]:
+    """A page of live messages, ascending; `after` pages forward, otherwise backward."""
+    size = page_limit(limit)
+    visible = Message.objects.filter(room=room, deleted=False).select_related(
+        "author__profile", "room"
+    )
+    if after is not None:
+        rows = list(visible.filter(id__gt=after).order_by("id")[: size + 1])
+        return rows[:size], len(rows) > size
+    if before is not None:
+        visible = visible.filter(id__lt=before)
+    rows = list(visible.order_by("-id")[: size + 1])
+    return list(reversed(rows[:size])), len(rows) > size
+
+
+def member_payload(membership: Membership, online: set[int]) -> dict:
+    return {
+        **user_payload(membership.user),
+        "role": membership.role,
+        "online": membership.user_id in online,
+    }
+
+
+def members(*, room: Room) -> list[dict]:
+    memberships = list(
+        Membership.objects.filter(room=room, user__is_active=True)
+        .select_related("user__profile")
+        .order_by("user__username")
+    )
+    online = presence.backend().online([m.user_id for m in memberships])
+    return [member_payload(m, online) for m in memberships]

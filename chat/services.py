@@ -1,0 +1,306 @@
+"""Writes: every domain action, shared by the WebSocket, the API and the admin.
+
+Each action checks (access, validation), writes in a transaction, and emits
+its events with ``transaction.on_commit``.
+"""
+
+import re
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.services import profile_ensure
+from chat import events, ratelimit
+from chat.errors import ClientError
+from chat.models import Membership, Message, Room
+from chat.rendering import render_markdown
+from chat.selectors import membership_of, unread_count
+
+SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
+CLIENT_ID_MAX_LENGTH = 64
+
+
+def _on_commit(func, *args) -> None:
+    transaction.on_commit(partial(func, *args))
+
+
+# Accounts and rooms
+# ------------------------------------------------------------------------------
+
+
+def user_onboard(*, user: AbstractBaseUser) -> None:
+    """A new user gets a profile and joins every default room."""
+    profile_ensure(user=user)
+    for room in Room.objects.filter(is_default=True, archived=False):
+        Membership.objects.get_or_create(room=room, user=user)
+
+
+@transaction.atomic
+def room_create(
+    *, creator: AbstractBaseUser, name: str, slug: str, kind: str = "public", topic: str = ""
+) -> Room:
+    if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
+        raise ClientError("invalid", "kind must be 'public' or 'private'.")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise ClientError("invalid", "slug must be 1-50 lowercase letters, digits or dashes.")
+    if slug.startswith("dm-"):
+        raise ClientError("invalid", "slugs starting with 'dm-' are reserved.")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ClientError("invalid", "name must be 1-100 characters.")
+    if len(topic or "") > 250:
+        raise ClientError("invalid", "topic must be at most 250 characters.")
+    if Room.objects.filter(slug=slug).exists():
+        raise ClientError("conflict", f"A room with the slug '{slug}' already exists.")
+    room = Room.objects.create(slug=slug, name=name, topic=topic or "", kind=kind, creator=creator)
+    Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
+    _on_commit(events.room_added, creator, room)
+    return room
+
+
+@transaction.atomic
+def room_join(*, user: AbstractBaseUser, room: Room) -> tuple[Membership, bool]:
+    """Join a public room; for other kinds only existing members get through."""
+    membership = membership_of(user=user, room=room)
+    if membership is not None:
+        return membership, False
+    if room.kind != Room.Kind.PUBLIC:
+        raise ClientError("not_found", "No such room.")
+    membership, created = Membership.objects.get_or_create(room=room, user=user)
+    if created:
+        _on_commit(events.member_joined, membership)
+        _on_commit(events.room_added, user, room)
+    return membership, created
+
+
+@transaction.atomic
+def room_leave(*, user: AbstractBaseUser, room: Room) -> None:
+    if room.kind == Room.Kind.DIRECT:
+        raise ClientError("forbidden", "You cannot leave a direct conversation.")
+    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
+    if deleted:
+        _on_commit(events.room_removed, user.pk, room)
+        _on_commit(events.member_left, room, user)
+
+
+def _require_moderator(*, user: AbstractBaseUser, room: Room) -> None:
+    if getattr(user, "is_staff", False):
+        return
+    membership = membership_of(user=user, room=room)
+    if membership is None or not membership.can_moderate:
+        raise ClientError("forbidden", "Only the room's owner or moderators may do that.")
+
+
+def _active_user(username: object) -> AbstractBaseUser:
+    if not isinstance(username, str) or not username:
+        raise ClientError("invalid", "username is required.")
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ClientError("not_found", "No such user.")
+    return user
+
+
+@transaction.atomic
+def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membership:
+    """Add someone to a room: moderators for private rooms, any member for public ones."""
+    if room.kind == Room.Kind.DIRECT:
+        raise ClientError("forbidden", "Direct conversations have exactly two members.")
+    if room.kind == Room.Kind.PRIVATE:
+        _require_moderator(user=by, room=room)
+    elif membership_of(user=by, room=room) is None:
+        raise ClientError("forbidden", "Join the room first.")
+    invitee = _active_user(username)
+    membership, created = Membership.objects.get_or_create(room=room, user=invitee)
+    if created:
+        _on_commit(events.member_joined, membership)
+        _on_commit(events.room_added, invitee, room)
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
+    """Remove a member; their sockets stop receiving the room on every replica."""
+    if room.kind == Room.Kind.DIRECT:
+        raise ClientError("forbidden", "Direct conversations have exactly two members.")
+    _require_moderator(user=by, room=room)
+    target = get_user_model().objects.filter(username=username).first()
+    membership = membership_of(user=target, room=room) if target else None
+    if membership is None:
+        raise ClientError("not_found", "That user is not a member.")
+    if membership.role == Membership.Role.OWNER:
+        raise ClientError("forbidden", "The owner cannot be removed.")
+    membership.delete()
+    _on_commit(events.room_removed, target.pk, room)
+    _on_commit(events.member_left, room, target)
+
+
+@transaction.atomic
+def room_archive(*, by: AbstractBaseUser, room: Room, archived: bool = True) -> Room:
+    _require_moderator(user=by, room=room)
+    room.archived = archived
+    room.save(update_fields=["archived"])
+    _on_commit(events.room_updated, room)
+    return room
+
+
+def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
+    """The one direct room of this pair, created on first use."""
+    other = _active_user(username)
+    if other.pk == user.pk:
+        raise ClientError("invalid", "You cannot open a direct conversation with yourself.")
+    low, high = sorted((user.pk, other.pk))
+    direct_key = f"{low}:{high}"
+    room = Room.objects.filter(direct_key=direct_key).first()
+    if room is not None:
+        return room, False
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                slug=f"dm-{low}-{high}",
+                name=f"{user.get_username()} & {other.get_username()}",
+                kind=Room.Kind.DIRECT,
+                creator=user,
+                direct_key=direct_key,
+            )
+            for member in (user, other):
+                Membership.objects.create(room=room, user=member)
+                _on_commit(events.room_added, member, room)
+    except IntegrityError:
+        return Room.objects.get(direct_key=direct_key), False
+    return room, True
+
+
+# Messages
+# ------------------------------------------------------------------------------
+
+
+def _clean_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise ClientError("invalid", "body must be a string.")
+    if "\x00" in body:
+        raise ClientError("invalid", "body must not contain NUL characters.")
+    if not body.strip():
+        raise ClientError("invalid", "The message is empty.")
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(body) > limit:
+        raise ClientError("too_long", f"Messages are limited to {limit} characters ({len(body)}).")
+    return body
+
+
+def _writable_membership(*, user: AbstractBaseUser, room: Room) -> Membership:
+    membership = membership_of(user=user, room=room)
+    if membership is None:
+        raise ClientError("forbidden", "Join the room before posting.")
+    if room.archived:
+        raise ClientError("forbidden", "This room is archived and read-only.")
+    return membership
+
+
+def message_post(
+    *, user: AbstractBaseUser, room: Room, body: object, client_id: object = ""
+) -> tuple[Message, bool]:
+    """Store a message and fan it out; a repeated client_id returns the first one.
+
+    Returns (message, created). A refused post stores nothing.
+    """
+    body = _clean_body(body)
+    if client_id is None:
+        client_id = ""
+    if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX_LENGTH:
+        raise ClientError(
+            "invalid", f"client_id must be a string of at most {CLIENT_ID_MAX_LENGTH}."
+        )
+    _writable_membership(user=user, room=room)
+    if client_id:
+        existing = Message.objects.filter(author=user, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    if not ratelimit.take_post_token(user.pk):
+        raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
+    try:
+        with transaction.atomic():
+            # Lock the room row: posts to one room commit one at a time, in id order.
+            Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").get()
+            message = Message.objects.create(
+                room=room, author=user, body=body, html=render_markdown(body), client_id=client_id
+            )
+            Room.objects.filter(pk=room.pk).update(last_message_id=message.id)
+            room.last_message_id = message.id
+            _on_commit(events.message_created, message)
+    except IntegrityError:
+        existing = Message.objects.filter(author=user, client_id=client_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _visible_message(*, user: AbstractBaseUser, message_id: object) -> Message:
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        raise ClientError("invalid", "id must be an integer.")
+    message = (
+        Message.objects.select_related("room", "author__profile")
+        .filter(pk=message_id, deleted=False)
+        .first()
+    )
+    if message is None or membership_of(user=user, room=message.room) is None:
+        raise ClientError("not_found", "No such message.")
+    return message
+
+
+@transaction.atomic
+def message_edit(*, user: AbstractBaseUser, message_id: object, body: object) -> Message:
+    message = _visible_message(user=user, message_id=message_id)
+    if message.author_id != user.pk:
+        raise ClientError("forbidden", "You can only edit your own messages.")
+    if message.room.archived:
+        raise ClientError("forbidden", "This room is archived and read-only.")
+    message.body = _clean_body(body)
+    message.html = render_markdown(message.body)
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "html", "edited_at"])
+    _on_commit(events.message_edited, message)
+    return message
+
+
+@transaction.atomic
+def message_delete(*, user: AbstractBaseUser, message_id: object) -> Message:
+    """Soft delete: the author, a room moderator or staff."""
+    message = _visible_message(user=user, message_id=message_id)
+    if message.author_id != user.pk:
+        _require_moderator(user=user, room=message.room)
+    return message_soft_delete(message=message)
+
+
+def message_soft_delete(*, message: Message) -> Message:
+    """Mark deleted and tell the room; also used by the admin."""
+    message.deleted = True
+    message.save(update_fields=["deleted"])
+    _on_commit(events.message_deleted, message)
+    return message
+
+
+@transaction.atomic
+def read_mark(*, user: AbstractBaseUser, room: Room, message_id: object) -> int:
+    """Move the user's read mark forward; returns the unread count."""
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 0:
+        raise ClientError("invalid", "message_id must be a non-negative integer.")
+    membership = membership_of(user=user, room=room)
+    if membership is None:
+        raise ClientError("forbidden", "You are not a member of this room.")
+    mark = min(message_id, Room.objects.values_list("last_message_id", flat=True).get(pk=room.pk))
+    if mark > membership.last_read_id:
+        membership.last_read_id = mark
+        membership.save(update_fields=["last_read_id"])
+    unread = unread_count(membership=membership)
+    _on_commit(events.read, user.pk, room, membership.last_read_id, unread)
+    return unread
+
+
+def typing_announce(*, user: AbstractBaseUser, room: Room, exclude: str) -> None:
+    """Tell the room's other sockets the user is typing (nothing is stored)."""
+    events.typing(room, user, exclude=exclude)

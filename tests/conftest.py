@@ -1,0 +1,118 @@
+"""Shared fixtures: real PostgreSQL and Redis, users, and WebSocket clients."""
+
+import contextlib
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+import redis
+from channels.testing import WebsocketCommunicator
+
+START_HINTS = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": (
+        "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+    ),
+}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    checks = [
+        ("PostgreSQL", os.environ["DATABASE_URL"], 5432),
+        ("Redis", os.environ["REDIS_URL"], 6379),
+    ]
+    for name, url, port in checks:
+        if not _reachable(url, port):
+            pytest.exit(
+                f"{name} is not reachable at {url}. The suite needs it; start it with:\n"
+                f"  {START_HINTS[name]}\n(or point DATABASE_URL / REDIS_URL at a running server)",
+                returncode=3,
+            )
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with an empty Redis database of its own (rate limits, presence)."""
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.flushdb()
+    yield
+    client.close()
+
+
+@pytest.fixture
+def default_room(django_db_blocker):
+    """The `general` room the data migration creates (transactional tests flush it)."""
+    from chat.models import Room
+
+    room, _ = Room.objects.get_or_create(
+        slug="general", defaults={"name": "General", "kind": "public", "is_default": True}
+    )
+    return room
+
+
+@pytest.fixture
+def make_user(django_user_model, default_room):
+    """Create an onboarded user (profile, default rooms), like sign-up does."""
+    from chat.services import user_onboard
+
+    def make(username: str, **extra):
+        user = django_user_model.objects.create_user(
+            username=username, email=f"{username}@example.com", password="pw-" + username, **extra
+        )
+        user_onboard(user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def token_for():
+    from accounts.services import token_create
+
+    def issue(user) -> str:
+        return token_create(user=user, name="test")[1]
+
+    return issue
+
+
+@pytest.fixture
+async def connect(token_for):
+    """Open an authenticated WebSocket through the real ASGI application; closed at teardown."""
+    from project.asgi import application
+
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(user, *, expect_hello: bool = True) -> WebsocketCommunicator:
+        token = await _in_thread(token_for, user)
+        communicator = WebsocketCommunicator(
+            application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())]
+        )
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected, "the handshake was refused"
+        opened.append(communicator)
+        if expect_hello:
+            hello = await communicator.receive_json_from(timeout=10)
+            assert hello["type"] == "hello"
+            communicator.hello = hello
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        with contextlib.suppress(Exception):  # some tests close their sockets themselves
+            await communicator.disconnect(timeout=5)
+
+
+async def _in_thread(func, *args):
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(func)(*args)
