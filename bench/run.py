@@ -71,6 +71,7 @@ class Profile:
     idle_sockets: int
     idle_warmup: int
     compare: bool  # the extra trials at 50% of the floor's saturation
+    settle: float = 1.0  # seconds to let a server settle before reading its memory
 
 
 PROFILES = {
@@ -92,11 +93,12 @@ PROFILES = {
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,
         refine=False,
-        duration=1.0,
+        duration=0.5,
         drain=3.0,
         idle_sockets=40,
         idle_warmup=4,
         compare=True,
+        settle=0.3,
     ),
 }
 
@@ -261,6 +263,7 @@ class Deployment:
     protocol: str  # loadgen variant: floor | baseline | product
     ports: list[int] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
+    procs: list = field(default_factory=list)
 
 
 def product_available() -> bool:
@@ -341,10 +344,14 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
                 "project.asgi:application",
             ]
             starts.append(procs.start(f"{name}-{i}", argv, env=product_env(layer, as_is=as_is)))
-    for proc, port in zip(starts, ports, strict=False):
-        wait_port(port, proc, 60, proc.log)
     dep.pids = [p.pid for p in starts]
+    dep.procs = starts
     return dep
+
+
+def wait_deployment(dep: Deployment) -> None:
+    for proc, port in zip(dep.procs, dep.ports, strict=True):
+        wait_port(port, proc, 60, proc.log)
 
 
 def reset_redis() -> int:
@@ -467,19 +474,25 @@ class Bench:
         self.redis_pid = reset_redis()
         self.log(f"logs in {self.logdir}; redis pid {self.redis_pid}")
 
+        self.deps = {}
+        # Floor and baseline boot while the product's database is prepared.
+        for v in variants:
+            if not v.startswith("product"):
+                self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
         tokens: list[str] = []
         plan, self.users = seed_plan(profile)
         if any(v.startswith("product") for v in variants):
             self.log(f"product: fresh database {PG_DB}, migrate, seed {plan['users']} users")
             tokens = prepare_product_db(self.procs, plan)
         self.tokens = tokens
-
-        self.deps = {}
         for v in variants:
-            self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
-            self.log(f"started {v} on ports {self.deps[v].ports} (pids {self.deps[v].pids})")
+            if v.startswith("product"):
+                self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
         self.gen = LoadGenClient(self.procs)
-        time.sleep(1.0)
+        for v in variants:
+            wait_deployment(self.deps[v])
+            self.log(f"started {v} on ports {self.deps[v].ports} (pids {self.deps[v].pids})")
+        time.sleep(profile.settle)
 
         for v in variants:
             self.measure_idle(self.deps[v])
@@ -511,7 +524,7 @@ class Bench:
             join=False,
         )
         self.check(r, f"{dep.name} idle warm-up")
-        time.sleep(1.0)
+        time.sleep(p.settle)
         before = uss_kb(pid)
         r = self.gen.call(
             cmd="connect",
@@ -522,7 +535,7 @@ class Bench:
             join=False,
         )
         self.check(r, f"{dep.name} idle sockets")
-        time.sleep(2.0)
+        time.sleep(2 * p.settle)
         after = uss_kb(pid)
         self.idle[dep.name] = {
             "sockets": r["connected"],
@@ -609,7 +622,7 @@ class Bench:
             f"cpu {server_cpu:5.2f}s -> {fmt(t['deliveries_per_cpu_s'], 0)}/cpu-s  "
             f"{'ok' if passed else 'SATURATED'}"
         )
-        time.sleep(0.3)
+        time.sleep(min(0.3, self.profile.settle))
         return t
 
     def run_workload(self, w: Workload) -> None:
