@@ -116,3 +116,23 @@ async def _in_thread(func, *args):
     from channels.db import database_sync_to_async
 
     return await database_sync_to_async(func)(*args)
+
+
+@pytest.fixture
+def start_replicas(transactional_db):
+    """Start daphne replicas on the test database; all are stopped at teardown."""
+    from django.db import connection
+
+    from tests.support.servers import Replica, replica_env
+
+    started: list = []
+
+    def start(count: int = 2, **env: str) -> list:
+        database_name = connection.settings_dict["NAME"]
+        for _ in range(count):
+            started.append(Replica(env=replica_env(database_name, **env)).start())
+        return started[-count:]
+
+    yield start
+    for replica in started:
+        replica.kill()

@@ -1,0 +1,78 @@
+"""Scale-out for real: separate daphne processes on one Redis and one PostgreSQL."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
+
+
+async def open_socket(replica, token: str):
+    socket = await websockets.connect(
+        replica.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
+    )
+    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert hello["type"] == "hello"
+    return socket
+
+
+async def next_of_type(socket, wanted: str, timeout: float = 10) -> dict:
+    async def wait() -> dict:
+        while True:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == wanted:
+                return frame
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def test_a_message_sent_to_one_replica_reaches_members_on_another(
+    start_replicas, make_user, token_for
+):
+    users = [await sync_to_async(make_user)(name) for name in ("alice", "bob", "carol")]
+    tokens = [await sync_to_async(token_for)(user) for user in users]
+    one, two = await sync_to_async(start_replicas)(2)
+    alice = await open_socket(one, tokens[0])
+    bob = await open_socket(two, tokens[1])
+    carol = await open_socket(two, tokens[2])
+    try:
+        frame = {"type": "send", "room": "general", "body": "across", "client_id": "x1"}
+        await alice.send(json.dumps(frame))
+        for socket in (alice, bob, carol):
+            message = (await next_of_type(socket, "message"))["message"]
+            assert (message["body"], message["author"]["username"]) == ("across", "alice")
+        await bob.send(json.dumps({**frame, "body": "and back", "client_id": "y1"}))
+        reply = (await next_of_type(alice, "message"))["message"]
+        assert (reply["body"], reply["author"]["username"]) == ("and back", "bob")
+    finally:
+        for socket in (alice, bob, carol):
+            await socket.close()
+
+
+async def test_cookie_handshakes_need_an_allowed_origin_and_a_session(start_replicas, make_user):
+    from django.test import Client
+
+    await sync_to_async(make_user)("alice")
+    (replica,) = await sync_to_async(start_replicas)(1)
+    client = Client()
+    assert await sync_to_async(client.login)(username="alice", password="pw-alice")
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    async def handshake(headers: dict) -> int:
+        try:
+            socket = await websockets.connect(replica.ws_url, additional_headers=headers)
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+        await socket.close()
+        return 101
+
+    origin = replica.http_url
+    assert await handshake({"Cookie": cookie, "Origin": origin}) == 101
+    assert await handshake({"Origin": origin}) == 403
+    for foreign in ("http://evil.example", "null", "http://127.0.0.1.evil.example"):
+        assert await handshake({"Cookie": cookie, "Origin": foreign}) == 403
+    assert await handshake({"Cookie": cookie}) == 403
+    assert await handshake({"Authorization": "Bearer chat_wrong"}) == 403
