@@ -1,4 +1,4 @@
-"""Configuration from the environment: embedded by default, scaled with URLs, strict in production."""
+"""Settings from the environment: embedded by default, scaled with URLs, strict in production."""
 
 import json
 import os
