@@ -1,0 +1,93 @@
+"""A page object for the chat client: what a person sees and does, in their words."""
+
+import re
+
+from playwright.sync_api import Locator, Page, expect
+
+
+class ChatPage:
+    def __init__(self, page: Page, username: str) -> None:
+        self.page = page
+        self.username = username
+
+    # ### Places on the page ###
+
+    @property
+    def composer(self) -> Locator:
+        return self.page.get_by_role("textbox", name=re.compile(r"^Message "))
+
+    @property
+    def composer_error(self) -> Locator:
+        return self.page.locator("#composer-error")
+
+    @property
+    def banner(self) -> Locator:
+        return self.page.locator("#conn-banner")
+
+    @property
+    def typing_line(self) -> Locator:
+        return self.page.locator("#typing")
+
+    @property
+    def room_title(self) -> Locator:
+        return self.page.locator("#room-title")
+
+    @property
+    def messages(self) -> Locator:
+        return self.page.locator("#message-list > li.msg")
+
+    def message(self, text: str) -> Locator:
+        return self.messages.filter(has=self.page.locator(".msg-body", has_text=text))
+
+    def room_link(self, name: str) -> Locator:
+        return self.page.locator("#sidebar a.room-link").filter(
+            has=self.page.locator(".room-name", has_text=re.compile(f"^{re.escape(name)}$"))
+        )
+
+    def member(self, name: str) -> Locator:
+        return self.page.locator("#member-list li.member").filter(
+            has=self.page.locator(".member-name", has_text=re.compile(f"^{re.escape(name)}$"))
+        )
+
+    # ### Doing things ###
+
+    def sign_in(self, *, password: str) -> None:
+        self.page.goto("/accounts/login/")
+        self.page.get_by_label("Login", exact=True).fill(self.username)
+        self.page.get_by_label("Password", exact=True).fill(password)
+        self.page.get_by_role("button", name="Sign In").click()
+        expect(self.page).to_have_url(re.compile(r"/#/r/[a-z0-9-]+$"))
+
+    def expect_online(self) -> None:
+        expect(self.page.locator("#app")).to_have_attribute("data-connection", "online")
+
+    def send(self, text: str) -> None:
+        """Type into the composer and press Enter, as a person does."""
+        self.composer.fill(text)
+        self.composer.press("Enter")
+
+    def open_room(self, name: str) -> None:
+        self.room_link(name).click()
+        expect(self.room_title).to_have_text(name)
+
+    def expect_message(self, text: str, *, author: str | None = None) -> Locator:
+        """Wait until a sent (not pending) message with this text is shown; returns it."""
+        message = self.message(text).and_(self.page.locator("[data-id]"))
+        expect(message).to_have_count(1)
+        if author is not None:
+            expect(message.locator(".msg-author")).to_have_text(author)
+        return message
+
+    def shown_messages(self) -> list[dict]:
+        """Every message row in screen order: id, author, text, and whether it is still pending."""
+        return self.page.evaluate(
+            """() => [...document.querySelectorAll('#message-list > li.msg')].map((li) => ({
+                id: li.dataset.id ? Number(li.dataset.id) : null,
+                author: li.querySelector('.msg-author')?.textContent ?? '',
+                text: li.querySelector('.msg-body')?.innerText.trim() ?? '',
+                pending: li.classList.contains('msg-sending') || li.classList.contains('msg-failed'),
+            }))"""
+        )
+
+    def shown_texts(self) -> list[str]:
+        return [m["text"] for m in self.shown_messages()]
