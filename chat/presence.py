@@ -6,118 +6,218 @@ heartbeat; a replica that dies stops refreshing, so its sockets expire and the
 sweeper (run by every live replica) turns their users offline. Redis holds the
 state when REDIS_URL is set, local memory otherwise (one process).
 
+Every transition is decided atomically (one Lua script per step), so exactly
+one caller learns that a user came online or went offline, whichever replica
+it runs on. The Redis scripts read Redis' own clock, so replicas whose clocks
+disagree still agree on what has expired.
+
 Keys: ``presence:conns:<user id>`` sorted set of connection id -> expiry;
 ``presence:users`` sorted set of user id -> latest expiry of any connection.
 """
 
 import threading
 import time
+from dataclasses import dataclass
+from functools import cache
 
+import redis
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from chat.redis_client import get_redis, key
 
-# A socket counts as open for this long after its replica last vouched for it.
-# Heartbeats every 15 s and sweeps every 10 s put a dead replica's users offline
-# within CONNECTION_TTL_SECS + SWEEP_INTERVAL_SECS = 50 s (the promise is 60 s).
-CONNECTION_TTL_SECS = 40
-HEARTBEAT_INTERVAL_SECS = 15
-SWEEP_INTERVAL_SECS = 10
+# Users examined per sweep round trip; a dead replica's thousands of users are
+# cleared in several rounds of one sweep, not one round per sweep interval.
+SWEEP_BATCH = 500
+# Connections refreshed per pipeline round trip.
+HEARTBEAT_BATCH = 1000
 
-_CONNECT = """
-local now = tonumber(ARGV[3])
+
+@dataclass(frozen=True)
+class Timings:
+    """How long a socket counts as open unvouched, and how often replicas vouch and sweep."""
+
+    ttl: float
+    heartbeat: float
+    sweep: float
+
+    @property
+    def offline_within(self) -> float:
+        """The longest a killed replica's users can stay online: expiry, then one sweep."""
+        return self.ttl + self.sweep
+
+
+def timings() -> Timings:
+    """The configured timings (CHAT_PRESENCE_*_SECS), checked for sense."""
+    current = Timings(
+        ttl=settings.CHAT_PRESENCE_TTL_SECS,
+        heartbeat=settings.CHAT_PRESENCE_HEARTBEAT_SECS,
+        sweep=settings.CHAT_PRESENCE_SWEEP_SECS,
+    )
+    if not 0 < current.heartbeat < current.ttl or current.sweep <= 0:
+        raise ImproperlyConfigured(
+            "Presence needs 0 < CHAT_PRESENCE_HEARTBEAT_SECS < CHAT_PRESENCE_TTL_SECS "
+            "and CHAT_PRESENCE_SWEEP_SECS > 0, or open sockets would expire."
+        )
+    return current
+
+
+# Redis scripts
+# ------------------------------------------------------------------------------
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# Register (or refresh) a connection. Returns 1 if the user had no live
+# connection before: they just came online (or came back after expiring).
+_CONNECT = (
+    _NOW
+    + """
+local expiry = now + tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local before = redis.call('ZCARD', KEYS[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[5])
-redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[5])
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2))
+redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[3])
 if before == 0 then return 1 end
 return 0
 """
+)
 
-_DISCONNECT = """
+# Drop a connection. Returns 1 if it was the user's last live one.
+_DISCONNECT = (
+    _NOW
+    + """
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  return redis.call('ZREM', KEYS[2], ARGV[3])
-end
-return 0
-"""
-
-# Returns 1 to exactly one caller for a user whose connections all expired.
-_SWEEP_USER = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local rest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #rest == 0 then
   return redis.call('ZREM', KEYS[2], ARGV[2])
 end
-redis.call('ZADD', KEYS[2], rest[2], ARGV[2])
+redis.call('ZADD', KEYS[2], 'XX', rest[2], ARGV[2])
 return 0
 """
+)
+
+# Users whose every connection may have expired.
+_SWEEP_CANDIDATES = (
+    _NOW
+    + """
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+"""
+)
+
+# Returns 1 to exactly one caller for a user whose connections all expired.
+_SWEEP_USER = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local rest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #rest == 0 then
+  return redis.call('ZREM', KEYS[2], ARGV[1])
+end
+redis.call('ZADD', KEYS[2], rest[2], ARGV[1])
+return 0
+"""
+)
+
+
+@cache
+def _scripts() -> dict[str, redis.commands.core.Script]:
+    """Scripts registered once per process and run by SHA (EVALSHA)."""
+    client = get_redis()
+    return {
+        "connect": client.register_script(_CONNECT),
+        "disconnect": client.register_script(_DISCONNECT),
+        "candidates": client.register_script(_SWEEP_CANDIDATES),
+        "sweep_user": client.register_script(_SWEEP_USER),
+    }
 
 
 def _conns_key(user_id: int) -> str:
     return key("presence", "conns", user_id)
 
 
+def _users_key() -> str:
+    return key("presence", "users")
+
+
+# Backends
+# ------------------------------------------------------------------------------
+
+
 class RedisPresence:
+    """Presence shared by every replica through Redis."""
+
     def connect(self, user_id: int, conn_id: str) -> bool:
-        now = time.time()
-        return bool(
-            get_redis().eval(
-                _CONNECT,
-                2,
-                _conns_key(user_id),
-                key("presence", "users"),
-                conn_id,
-                now + CONNECTION_TTL_SECS,
-                now,
-                CONNECTION_TTL_SECS * 2,
-                user_id,
-            )  # fmt: skip
-        )
+        """Register a socket; True if it is the user's first live one anywhere."""
+        ttl = timings().ttl
+        keys = [_conns_key(user_id), _users_key()]
+        return bool(_scripts()["connect"](keys=keys, args=[conn_id, ttl, user_id]))
 
     def disconnect(self, user_id: int, conn_id: str) -> bool:
-        return bool(
-            get_redis().eval(
-                _DISCONNECT,
-                2,
-                _conns_key(user_id),
-                key("presence", "users"),
-                conn_id,
-                time.time(),
-                user_id,
-            )  # fmt: skip
-        )
+        """Forget a socket; True if it was the user's last live one anywhere."""
+        keys = [_conns_key(user_id), _users_key()]
+        return bool(_scripts()["disconnect"](keys=keys, args=[conn_id, user_id]))
 
-    def heartbeat(self, connections: dict[str, int]) -> None:
-        expiry = time.time() + CONNECTION_TTL_SECS
-        pipe = get_redis().pipeline(transaction=False)
-        for conn_id, user_id in connections.items():
-            pipe.zadd(_conns_key(user_id), {conn_id: expiry})
-            pipe.expire(_conns_key(user_id), CONNECTION_TTL_SECS * 2)
-            pipe.zadd(key("presence", "users"), {str(user_id): expiry}, gt=True)
-        pipe.execute()
+    def heartbeat(self, connections: dict[str, int]) -> list[str]:
+        """Vouch for this replica's sockets (conn id -> user id).
+
+        Returns the conn ids whose user had no live connection left, i.e. had
+        expired (a replica stalled or Redis was unreachable for longer than the
+        TTL) and is online again now.
+        """
+        ttl = timings().ttl
+        script = _scripts()["connect"]
+        revived: list[str] = []
+        items = list(connections.items())
+        for start in range(0, len(items), HEARTBEAT_BATCH):
+            batch = items[start : start + HEARTBEAT_BATCH]
+            pipe = get_redis().pipeline(transaction=False)
+            for conn_id, user_id in batch:
+                script(
+                    keys=[_conns_key(user_id), _users_key()],
+                    args=[conn_id, ttl, user_id],
+                    client=pipe,
+                )
+            for (conn_id, _), first in zip(batch, pipe.execute(), strict=True):
+                if first:
+                    revived.append(conn_id)
+        return revived
 
     def sweep(self) -> list[int]:
-        client = get_redis()
-        now = time.time()
-        expired = client.zrangebyscore(key("presence", "users"), "-inf", now, start=0, num=500)
-        gone = []
-        for raw in expired:
-            user_id = int(raw)
-            if client.eval(
-                _SWEEP_USER, 2, _conns_key(user_id), key("presence", "users"), now, user_id
-            ):
-                gone.append(user_id)
-        return gone
+        """Turn offline the users whose connections all expired; each is returned once."""
+        scripts = _scripts()
+        gone: list[int] = []
+        while True:
+            candidates = scripts["candidates"](keys=[_users_key()], args=[SWEEP_BATCH])
+            if not candidates:
+                return gone
+            pipe = get_redis().pipeline(transaction=False)
+            for raw in candidates:
+                user_id = int(raw)
+                scripts["sweep_user"](
+                    keys=[_conns_key(user_id), _users_key()], args=[user_id], client=pipe
+                )
+            for raw, offline in zip(candidates, pipe.execute(), strict=True):
+                if offline:
+                    gone.append(int(raw))
+            # Every candidate was either removed or given a future expiry, so
+            # each round makes progress; a short batch means none are left.
+            if len(candidates) < SWEEP_BATCH:
+                return gone
 
     def online(self, user_ids: list[int]) -> set[int]:
+        """Which of these users have a live connection (one round trip)."""
         if not user_ids:
             return set()
-        scores = get_redis().zmscore(key("presence", "users"), [str(u) for u in user_ids])
-        now = time.time()
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.time()
+        pipe.zmscore(_users_key(), [str(u) for u in user_ids])
+        (seconds, micros), scores = pipe.execute()
+        now = seconds + micros / 1_000_000
         return {u for u, score in zip(user_ids, scores, strict=True) if score and score > now}
 
 
@@ -128,37 +228,48 @@ class LocalPresence:
         self._conns: dict[int, dict[str, float]] = {}
         self._lock = threading.Lock()
 
+    def _live(self, user_id: int, now: float) -> dict[str, float]:
+        return {c: e for c, e in self._conns.get(user_id, {}).items() if e > now}
+
     def connect(self, user_id: int, conn_id: str) -> bool:
         now = time.time()
         with self._lock:
-            conns = {c: e for c, e in self._conns.get(user_id, {}).items() if e > now}
+            conns = self._live(user_id, now)
             first = not conns
-            conns[conn_id] = now + CONNECTION_TTL_SECS
+            conns[conn_id] = now + timings().ttl
             self._conns[user_id] = conns
         return first
 
     def disconnect(self, user_id: int, conn_id: str) -> bool:
         now = time.time()
         with self._lock:
-            conns = self._conns.get(user_id)
-            if conns is None:
+            if user_id not in self._conns:
                 return False
+            conns = self._live(user_id, now)
             conns.pop(conn_id, None)
-            if any(e > now for e in conns.values()):
+            if conns:
+                self._conns[user_id] = conns
                 return False
             del self._conns[user_id]
             return True
 
-    def heartbeat(self, connections: dict[str, int]) -> None:
-        expiry = time.time() + CONNECTION_TTL_SECS
+    def heartbeat(self, connections: dict[str, int]) -> list[str]:
+        now = time.time()
+        expiry = now + timings().ttl
+        revived = []
         with self._lock:
             for conn_id, user_id in connections.items():
-                self._conns.setdefault(user_id, {})[conn_id] = expiry
+                conns = self._live(user_id, now)
+                if not conns:
+                    revived.append(conn_id)
+                conns[conn_id] = expiry
+                self._conns[user_id] = conns
+        return revived
 
     def sweep(self) -> list[int]:
         now = time.time()
         with self._lock:
-            gone = [u for u, c in self._conns.items() if not any(e > now for e in c.values())]
+            gone = [u for u in self._conns if not self._live(u, now)]
             for user_id in gone:
                 del self._conns[user_id]
         return gone
@@ -166,11 +277,12 @@ class LocalPresence:
     def online(self, user_ids: list[int]) -> set[int]:
         now = time.time()
         with self._lock:
-            return {u for u in user_ids if any(e > now for e in self._conns.get(u, {}).values())}
+            return {u for u in user_ids if self._live(u, now)}
 
 
 _local = LocalPresence()
 
 
 def backend() -> RedisPresence | LocalPresence:
+    """Redis when REDIS_URL is set (shared by replicas), else this process' memory."""
     return RedisPresence() if settings.REDIS_URL else _local

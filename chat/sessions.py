@@ -1,17 +1,21 @@
 """Socket sessions: presence bookkeeping for the sockets of this replica.
 
-``session_open``/``session_close`` run when a socket opens and closes; a
-background task per replica refreshes its sockets' presence (heartbeat) and
-turns the users of dead replicas offline (sweep). ``disconnect()`` alone is not
-enough: it never runs when a replica is killed.
+``session_open``/``session_close`` run when a socket opens and closes; two
+background tasks per replica keep presence true when ``disconnect()`` cannot:
+the heartbeat vouches for this replica's sockets, and the sweep turns offline
+the users of replicas that stopped vouching (killed, frozen, cut off). Every
+live replica sweeps; the presence scripts make sure each user is announced
+offline once.
 """
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import close_old_connections
 
 from chat import events, presence
 from chat.models import Room
@@ -19,13 +23,21 @@ from chat.selectors import rooms_for_user
 
 log = logging.getLogger(__name__)
 
-# conn id (the consumer's channel name) -> user id, for the sockets of this process.
+# conn id (the consumer's channel name) -> user id, for every socket open in
+# this process right now: what the heartbeat vouches for, and what a graceful
+# shutdown has to close.
 local_connections: dict[str, int] = {}
-_maintenance: asyncio.Task | None = None
+_maintenance: list[asyncio.Task] = []
 
 
 def _rooms_of(user_id: int) -> list[Room]:
     return list(Room.objects.filter(memberships__user_id=user_id))
+
+
+def _announce(user_ids: list[int], *, online: bool) -> None:
+    users = get_user_model().objects.select_related("profile").filter(pk__in=user_ids)
+    for user in users:
+        events.presence_changed(user, online, _rooms_of(user.pk))
 
 
 def session_open(*, user: AbstractBaseUser, conn_id: str) -> dict:
@@ -41,32 +53,75 @@ def session_open(*, user: AbstractBaseUser, conn_id: str) -> dict:
 
 
 def session_close(*, user: AbstractBaseUser, conn_id: str) -> None:
+    """Forget the socket; announce the user offline if it was their last, on any replica."""
     local_connections.pop(conn_id, None)
     if presence.backend().disconnect(user.pk, conn_id):
         events.presence_changed(user, False, _rooms_of(user.pk))
 
 
-def presence_maintain() -> list[int]:
-    """Refresh this replica's sockets and clear users whose sockets all expired."""
+def presence_heartbeat() -> None:
+    """Vouch for this replica's sockets; users who had expired meanwhile come back online."""
     backend = presence.backend()
-    backend.heartbeat(dict(local_connections))
-    gone = backend.sweep()
-    users = get_user_model().objects.select_related("profile").filter(pk__in=gone)
-    for user in users:
-        events.presence_changed(user, False, _rooms_of(user.pk))
+    vouched = dict(local_connections)
+    revived = set(backend.heartbeat(vouched))
+    came_back: list[int] = []
+    gone: list[int] = []
+    for conn_id, user_id in vouched.items():
+        if conn_id in local_connections:
+            if conn_id in revived:
+                came_back.append(user_id)
+            continue
+        # The socket closed while its heartbeat was in flight, which may have
+        # re-registered it after session_close removed it. Remove the ghost;
+        # unless it was all that kept an already-offline user online, it may
+        # have hidden the user's real last disconnect.
+        if backend.disconnect(user_id, conn_id) and conn_id not in revived:
+            gone.append(user_id)
+    if came_back:
+        _announce(came_back, online=True)
+    if gone:
+        _announce(gone, online=False)
+
+
+def presence_sweep() -> list[int]:
+    """Announce offline the users whose sockets all expired (their replica died)."""
+    gone = presence.backend().sweep()
+    if gone:
+        _announce(gone, online=False)
     return gone
 
 
-async def _maintain_forever() -> None:
-    while True:
-        await asyncio.sleep(presence.SWEEP_INTERVAL_SECS)
+def _in_worker_thread(work: Callable[[], object]) -> Callable[[], object]:
+    """Run off the consumers' database thread, closing this thread's connections after."""
+
+    def run() -> object:
         try:
-            await sync_to_async(presence_maintain, thread_sensitive=False)()
+            return work()
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+async def _every(interval: Callable[[], float], work: Callable[[], object]) -> None:
+    while True:
+        await asyncio.sleep(interval())
+        try:
+            await _in_worker_thread(work)()
         except Exception:
-            log.exception("presence maintenance failed; retrying")
+            log.exception("presence %s failed; retrying", work.__name__)
 
 
 def ensure_maintenance_running() -> None:
-    global _maintenance
-    if _maintenance is None or _maintenance.done():
-        _maintenance = asyncio.get_running_loop().create_task(_maintain_forever())
+    """Start this replica's heartbeat and sweep tasks (once per event loop)."""
+    loop = asyncio.get_running_loop()
+    if _maintenance and all(not t.done() and t.get_loop() is loop for t in _maintenance):
+        return
+    for task in _maintenance:
+        if task.get_loop() is loop:
+            task.cancel()
+    presence.timings()  # refuse nonsensical settings now, not in a background task
+    _maintenance[:] = [
+        loop.create_task(_every(lambda: presence.timings().heartbeat, presence_heartbeat)),
+        loop.create_task(_every(lambda: presence.timings().sweep, presence_sweep)),
+    ]
