@@ -101,8 +101,6 @@ ACCOUNT_RATE_LIMITS = {
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
-    # First: probes are answered before host validation and the HTTPS redirect.
-    "project.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -171,19 +169,7 @@ if REDIS_URL:
                 "prefix": f"{KEY_PREFIX}:asgi",
                 **({"capacity": 1000} if CHANNEL_LAYER != "pubsub" else {}),
             },
-        },
-        # Background jobs (chat/workers.py) need a queue that waits for the
-        # worker: pub/sub forgets a message nobody listens to, so this alias is
-        # always the list-based layer. Jobs wait up to WORKER_QUEUE_EXPIRY_SECS.
-        "worker": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{KEY_PREFIX}:worker",
-                "expiry": env.int("WORKER_QUEUE_EXPIRY_SECS", 60 * 60),
-                "capacity": env.int("WORKER_QUEUE_CAPACITY", 10_000),
-            },
-        },
+        }
     }
     CACHES = {
         "default": {
@@ -218,17 +204,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", False)
-    if not SECURE_HSTS_PRELOAD:
-        # Preloading is a one-way commitment for the whole domain: opt in only.
-        SILENCED_SYSTEM_CHECKS = ["security.W021"]
-
-# OPERATIONS: metrics, background worker
-# ------------------------------------------------------------------------------
-# /metrics answers these addresses (CIDRs allowed), or anyone with the token.
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# Email offline users who were @mentioned (runworker chat-notify, chat/workers.py).
-CHAT_MENTION_EMAILS = env.bool("CHAT_MENTION_EMAILS", True)
 
 # CHAT
 # ------------------------------------------------------------------------------
@@ -253,10 +228,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "line": {
-            "()": "project.logging.LineFormatter",
-            "style_name": env.str("LOG_FORMAT", "text" if DEBUG else "json"),
-        },
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
