@@ -148,3 +148,33 @@ def members(*, room: Room) -> list[dict]:
     )
     online = presence.backend().online([m.user_id for m in memberships])
     return [member_payload(m, online) for m in memberships]
+
+
+def visible_rooms(*, user: AbstractBaseUser) -> list[dict]:
+    """Public rooms and the user's own rooms, each with `is_member` and `unread`."""
+    memberships = {
+        m.room_id: m.unread
+        for m in Membership.objects.filter(user=user).annotate(
+            unread=Count("room__messages", filter=_unread_filter(user))
+        )
+    }
+    rooms = Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(pk__in=memberships)).order_by(
+        "kind", "name", "slug"
+    )
+    return [
+        {
+            **room_payload(room=room, viewer=user, unread=memberships.get(room.pk, 0)),
+            "is_member": room.pk in memberships,
+        }
+        for room in rooms
+    ]
+
+
+def room_detail(*, room: Room, user: AbstractBaseUser) -> dict:
+    """One room as `visible_rooms` shows it."""
+    membership = membership_of(user=user, room=room)
+    unread = unread_count(membership=membership) if membership else 0
+    return {
+        **room_payload(room=room, viewer=user, unread=unread),
+        "is_member": membership is not None,
+    }

@@ -1,0 +1,136 @@
+"""Long polling: wait for a room's next message from any replica, holding nothing.
+
+A poll answers at once when messages newer than the cursor exist. Otherwise it
+subscribes a fresh channel to the room's channel-layer group, then reads the
+database once more (a message committed between the first read and the
+subscription is found by that second read; one committed after it wakes the
+wait), then waits. While it waits, the request holds no database connection
+and no worker thread: only a coroutine and a channel-layer subscription, woken
+by the ``chat.frame`` event services send on every replica after a message
+commits.
+
+After waking, messages are re-read from the database by cursor, never taken
+from the event: ids commit in id order per room (``message_post`` locks the
+room row), so ``id > after`` never steps over a message that committed late,
+and a client that always passes the last id it has sees every message once.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
+
+from chat import selectors
+from chat.groups import room_group
+from chat.models import Room
+
+logger = logging.getLogger(__name__)
+
+# Under the 60 s idle timeout of common proxies and load balancers (nginx's
+# proxy_read_timeout, AWS ALB), with room for a slow response.
+POLL_MAX_TIMEOUT_SECS = 30
+# A little under the maximum, so a client's own 30 s timeout never fires first.
+POLL_DEFAULT_TIMEOUT_SECS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class PollPage:
+    messages: list[dict]
+    has_more: bool
+    cursor: int
+
+    def as_payload(self) -> dict:
+        return {"messages": self.messages, "has_more": self.has_more, "cursor": self.cursor}
+
+
+def _page(*, room: Room, after: int) -> PollPage:
+    messages, has_more = selectors.messages_page(
+        room=room, after=after, limit=settings.CHAT_HISTORY_MAX_PAGE_SIZE
+    )
+    payload = [selectors.message_payload(m) for m in messages]
+    return PollPage(payload, has_more, payload[-1]["id"] if payload else after)
+
+
+@database_sync_to_async
+def _first_read(*, user: AbstractBaseUser, slug: str, after: int | None) -> tuple[Room, PollPage]:
+    room = selectors.room_for_user(user=user, slug=slug)
+    return room, _page(room=room, after=room.last_message_id if after is None else after)
+
+
+@database_sync_to_async
+def _read(*, room: Room, after: int, release_connection: bool = False) -> PollPage:
+    page = _page(room=room, after=after)
+    if release_connection and not page.messages:
+        _release_connections()
+    return page
+
+
+def _release_connections() -> None:
+    """Close this thread's connections before a wait (CONN_MAX_AGE would keep them open).
+
+    Inside an atomic block (a test's transaction) there is nothing to release.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+class RoomListener:
+    """A fresh channel in a room's group, watched for messages newer than a cursor."""
+
+    def __init__(self, layer: BaseChannelLayer, *, room_id: int, after: int) -> None:
+        self.layer = layer
+        self.group = room_group(room_id)
+        self.after = after
+        self.arrived = asyncio.Event()
+
+    async def __aenter__(self) -> "RoomListener":
+        self.channel = await self.layer.new_channel("poll.")
+        await self.layer.group_add(self.group, self.channel)
+        self.task = asyncio.create_task(self._listen())
+        # Let the task reach receive(): layers release a channel only when a
+        # receive on it is cancelled, which is how __aexit__ ends it.
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("long poll: the channel-layer listener failed")
+        await self.layer.group_discard(self.group, self.channel)
+
+    async def _listen(self) -> None:
+        while True:
+            event = await self.layer.receive(self.channel)
+            if event.get("type") == "chat.frame" and (event.get("message_id") or 0) > self.after:
+                self.arrived.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Until a newer message arrives, the timeout passes, or the listener fails."""
+        arrived = asyncio.ensure_future(self.arrived.wait())
+        try:
+            await asyncio.wait({arrived, self.task}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            arrived.cancel()
+
+
+async def poll(*, user: AbstractBaseUser, slug: str, after: int | None, timeout: float) -> PollPage:
+    """Messages after the cursor (or after the newest, if None), waiting up to `timeout`."""
+    room, page = await _first_read(user=user, slug=slug, after=after)
+    if page.messages or timeout <= 0:
+        return page
+    async with RoomListener(get_channel_layer(), room_id=room.pk, after=page.cursor) as listener:
+        page = await _read(room=room, after=page.cursor, release_connection=True)
+        if page.messages:
+            return page
+        await listener.wait(timeout)
+    return await _read(room=room, after=page.cursor)
