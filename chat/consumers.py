@@ -14,6 +14,8 @@ from chat.events import encode
 from chat.groups import room_group, user_group
 
 TYPING_MIN_INTERVAL_SECS = 2.0
+# Rooms whose last typing frame a socket remembers; the memory stays bounded.
+TYPING_TRACKED_MAX = 64
 REF_MAX_LENGTH = 100
 # Ids of own messages acknowledged directly, whose room copy is still in flight.
 ACKED_MAX = 256
@@ -36,7 +38,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room_ids: set[int] = set()
         self.sent_up_to: dict[int, int] = {}
         self.acked: set[int] = set()
-        self.last_typing: dict[int, float] = {}
+        self.last_typing: dict[str, float] = {}
         await self.accept()
         # Subscribe before reading state, so nothing committed meanwhile is missed.
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
@@ -233,12 +235,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         services.typing_announce(user=self.user, room=room, exclude=self.channel_name)
 
     async def cmd_typing(self, frame: dict, ref: str | None) -> None:
-        key = hash(frame.get("room"))
+        room = frame.get("room")
+        if not isinstance(room, str):
+            raise ClientError("not_found", "No such room.")
         now = time.monotonic()
-        if now - self.last_typing.get(key, 0.0) < TYPING_MIN_INTERVAL_SECS:
+        if now - self.last_typing.get(room, 0.0) < TYPING_MIN_INTERVAL_SECS:
             return  # throttled: typing is a hint, dropping repeats loses nothing
-        self.last_typing[key] = now
-        await self._typing(frame.get("room"))
+        if len(self.last_typing) >= TYPING_TRACKED_MAX:
+            self.last_typing.clear()
+        self.last_typing[room] = now
+        await self._typing(room)
 
     @database_sync_to_async
     def _read(self, slug: object, message_id: object) -> None:

@@ -170,6 +170,7 @@ const handlers = {
     if (!store.mergeMessages(room, [message]).length && !wasPending) return;
     if (!own) {
       room.typing.delete(message.author.username);
+      if (!room.members.has(message.author.username)) membersStale(room);
       const viewing = room === store.current && document.visibilityState === "visible" && atBottom;
       if (!viewing) {
         room.unread += 1;
@@ -214,7 +215,10 @@ const handlers = {
   },
 
   presence(frame) {
-    store.setOnline(asUser(frame.user).username, Boolean(frame.online));
+    const username = asUser(frame.user).username;
+    store.setOnline(username, Boolean(frame.online));
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    if (room && frame.online && !room.members.has(username)) membersStale(room);
     schedule({ members: true });
   },
 
@@ -348,6 +352,12 @@ function placeMarker(room) {
     remaining -= 1;
     if (!remaining) break;
   }
+}
+
+/** Someone unknown spoke or came online here: the member list is out of date. */
+function membersStale(room) {
+  room.membersFresh = false;
+  if (room === store.current && conn.isOpen) joinRoom(conn, room.slug).catch(() => {});
 }
 
 function dropRoom(slug, notice) {

@@ -1,8 +1,23 @@
 """A page object for the chat client: what a person sees and does, in their words."""
 
 import re
+import time
+from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page, expect
+
+
+def wait_until(
+    page: Page, predicate: Callable[[], bool], *, timeout: float = 15.0, what: str = ""
+) -> None:
+    """Poll a condition no locator expresses (e.g. a test-side counter). Waits with
+    page.wait_for_timeout, not time.sleep, so Playwright keeps dispatching events
+    (route handlers, dialogs) meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
+        page.wait_for_timeout(100)
 
 
 class ChatPage:

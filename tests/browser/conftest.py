@@ -8,6 +8,7 @@ On failure each open page is screenshotted into tests/browser/artifacts/.
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,26 @@ def replicas(start_replicas, default_room, request) -> Iterator[list]:
     if call is not None and call.failed:
         for index, replica in enumerate(started):
             print(f"--- replica {index} log (tail) ---\n{replica.log_text()}")
+
+
+@pytest.fixture
+def in_thread() -> Callable:
+    """Run server-side code (services that emit events, ORM seeding) in a worker
+    thread: async_to_sync, which events use, refuses a thread with a running
+    event loop, and this one has Playwright's."""
+    from django.db import connections
+
+    def run(func: Callable, *args, **kwargs):
+        def call():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(call).result()
+
+    return run
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""Losing the connection loses nothing: reconnect, catch up, no duplicates."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.chat import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_replica_restart_while_the_other_user_sends(replicas, make_person, open_chat):
+    make_person("alice")
+    make_person("bob")
+    one, two = replicas
+    alice = open_chat("alice", one)
+    bob = open_chat("bob", two)
+    alice.send("before the drop")
+    bob.expect_message("before the drop")
+
+    one.stop()  # alice's replica goes away, and her socket with it
+    expect(alice.banner).to_be_visible()
+    expect(alice.banner).to_contain_text(re.compile("Connection lost|Reconnecting"))
+
+    missed = [f"while you were away {n}" for n in range(1, 8)]
+    for text in missed:
+        bob.send(text)
+        bob.expect_message(text)
+    # Alice writes while offline: it waits as "Sending…" and is sent once she is back.
+    alice.send("written while offline")
+    pending = alice.message("written while offline")
+    expect(pending).to_have_class(re.compile(r"\bmsg-sending\b"))
+    expect(pending.locator(".msg-status")).to_have_text("Sending…")
+
+    one.start()
+    alice.expect_online()
+    alice.expect_message(missed[-1], author="bob")
+    alice.expect_message("written while offline", author="alice")
+    bob.expect_message("written while offline", author="alice")
+
+    expected = ["before the drop", *missed, "written while offline"]
+    for person in (alice, bob):
+        shown = person.shown_messages()
+        assert [m["text"] for m in shown] == expected, person.username
+        ids = [m["id"] for m in shown]
+        assert ids == sorted(set(ids)), f"{person.username}: ids not unique and ascending: {ids}"
+        assert not any(m["pending"] for m in shown)
+    expect(alice.banner).to_be_hidden()
+
+
+def test_a_server_side_close_reconnects_with_backoff_and_catches_up_every_room(
+    replicas, make_person, open_chat, in_thread
+):
+    """The server closes alice's socket and her line stays down for a while:
+    the page retries with backoff, then catches up every room it holds."""
+    from chat import events
+    from chat.services import room_create, room_join
+
+    alice_user = make_person("alice")
+    bob_user = make_person("bob")
+
+    def make_random():
+        room = room_create(creator=bob_user, name="Random", slug="random")
+        room_join(user=alice_user, room=room)
+
+    in_thread(make_random)
+    one, two = replicas
+    alice = open_chat("alice", one)
+    bob = open_chat("bob", two)
+    alice.open_room("Random")  # alice now holds messages of both rooms
+    alice.open_room("General")
+
+    # From now on alice's new sockets are refused until the line is restored.
+    line = {"up": False}
+    refused = []
+
+    def route_socket(ws):
+        if line["up"]:
+            ws.connect_to_server()
+        else:
+            refused.append(ws.url)
+            ws.close()
+
+    alice.page.context.route_web_socket(re.compile(r"/ws/$"), route_socket)
+    in_thread(events.sessions_close, alice_user.pk)  # the server ends her socket
+    expect(alice.banner).to_contain_text(re.compile("Connection lost|Reconnecting"))
+
+    bob.send("general while away")
+    bob.expect_message("general while away")
+    bob.open_room("Random")
+    for n in range(1, 4):
+        bob.send(f"random while away {n}")
+        bob.expect_message(f"random while away {n}")
+    wait_until(alice.page, lambda: len(refused) >= 2, what="the page to retry")  # it keeps trying
+
+    line["up"] = True
+    alice.page.get_by_role("button", name="Reconnect now").click()
+    alice.expect_online()
+    alice.expect_message("general while away", author="bob")
+    assert alice.shown_texts() == ["general while away"]
+    expect(alice.room_link("Random").locator(".unread-badge")).to_have_text("3")
+    # The other room was caught up too: opening it shows every message once.
+    alice.open_room("Random")
+    alice.expect_message("random while away 3")
+    assert alice.shown_texts() == [f"random while away {n}" for n in range(1, 4)]
