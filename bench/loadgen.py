@@ -38,6 +38,7 @@ from array import array
 BODY_SIZE = 100  # bytes; the issue asks for 100-byte messages
 CONNECT_CONCURRENCY = 50  # parallel handshakes; more only queues in the servers' accept loops
 HANDSHAKE_TIMEOUT = 30.0
+CONNECT_ATTEMPTS = 3  # a refused or reset handshake is retried, like a browser client would
 
 
 def raise_nofile_limit() -> int:
@@ -196,7 +197,11 @@ async def ws_connect(port: int, path: str, headers: dict[str, str], on_text) -> 
     _, proto = await loop.create_connection(
         lambda: WSClient(path, f"127.0.0.1:{port}", headers, on_text), "127.0.0.1", port
     )
-    await asyncio.wait_for(proto.opened, HANDSHAKE_TIMEOUT)
+    try:
+        await asyncio.wait_for(proto.opened, HANDSHAKE_TIMEOUT)
+    except BaseException:
+        proto.transport.close()
+        raise
     return proto
 
 
@@ -337,6 +342,19 @@ class ConnSet:
 async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClient:
     v = cs.variant
     client = await ws_connect(port, v.path(sock), v.headers(sock), cs.on_text)
+    try:
+        await _greet(cs, client, sock, join)
+    except BaseException:
+        client.close()
+        raise
+    client.ready = True
+    client.first_frames.clear()
+    return client
+
+
+async def _greet(cs: ConnSet, client: WSClient, sock: dict, join: bool) -> None:
+    """Product protocol: wait for hello, then join the socket's room."""
+    v = cs.variant
     if v.multiplexed:
         frame = await cs.expect(client, lambda f: True)
         if frame.get("type") != "hello":
@@ -347,9 +365,6 @@ async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClien
             frame = await cs.expect(client, lambda f: f.get("type") in ("joined", "error"))
             if frame.get("type") != "joined":
                 raise ConnectionError(f"join {room} failed: {str(frame)[:200]}")
-    client.ready = True
-    client.first_frames.clear()
-    return client
 
 
 # --------------------------------------------------------------------------
@@ -375,28 +390,42 @@ class LoadGen:
         join = msg.get("join", True)
         sem = asyncio.Semaphore(msg.get("concurrency", CONNECT_CONCURRENCY))
         clients: list[WSClient | None] = [None] * len(sockets)
+        retries = [0]
 
         async def one(i: int, s: dict) -> None:
             async with sem:
                 port = s.get("port") or ports[i % len(ports)]
-                clients[i] = await open_socket(cs, s, port, join)
+                for attempt in range(CONNECT_ATTEMPTS):
+                    try:
+                        clients[i] = await open_socket(cs, s, port, join)
+                        return
+                    except (OSError, TimeoutError) as exc:  # refused, reset, handshake timeout
+                        retries[0] += 1
+                        if attempt == CONNECT_ATTEMPTS - 1:
+                            raise exc
+                        await asyncio.sleep(0.5 * (attempt + 1))
 
         results = await asyncio.gather(
             *(one(i, s) for i, s in enumerate(sockets)), return_exceptions=True
         )
         errors = [repr(r) for r in results if isinstance(r, BaseException)]
         cs.clients = [c for c in clients if c is not None]
+        seconds = round(time.monotonic() - t0, 3)
         if errors:
             return {
                 "ok": False,
                 "error": f"{len(errors)} sockets failed: {errors[:3]}",
+                "failed": len(errors),
+                "retries": retries[0],
                 "connected": len(cs.clients),
+                "seconds": seconds,
             }
-        # Sockets whose room is None are idle; only rooms with members carry load.
         return {
             "ok": True,
             "connected": len(cs.clients),
-            "seconds": round(time.monotonic() - t0, 3),
+            "failed": 0,
+            "retries": retries[0],
+            "seconds": seconds,
         }
 
     async def cmd_close(self, msg: dict) -> dict:

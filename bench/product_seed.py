@@ -22,6 +22,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
+    from accounts.models import Profile
     from accounts.services import token_create
     from chat import services
     from chat.models import Membership, Room
@@ -41,7 +42,19 @@ def main() -> None:
         User.objects.bulk_create(new, batch_size=1000)
     users = {u.username: u for u in User.objects.filter(username__in=names)}
     ordered = [users[name] for name in names]
+    with_profile = set(Profile.objects.filter(user__in=ordered).values_list("user_id", flat=True))
+    Profile.objects.bulk_create(
+        [Profile(user=u, display_name=u.username) for u in ordered if u.pk not in with_profile],
+        batch_size=1000,
+    )
 
+    with transaction.atomic():  # one commit, not one per row
+        _rooms(plan, ordered, services, Membership, Room)
+        tokens = [token_create(user=user, name="bench")[1] for user in ordered]
+    json.dump({"tokens": tokens}, sys.stdout)
+
+
+def _rooms(plan, ordered, services, Membership, Room) -> None:
     for spec in plan["rooms"]:
         members = [ordered[i] for i in spec["members"]]
         room = Room.objects.filter(slug=spec["slug"]).first()
@@ -54,12 +67,6 @@ def main() -> None:
             [Membership(room=room, user=u, role="member") for u in members if u.pk not in have],
             batch_size=1000,
         )
-
-    tokens = []
-    for user in ordered:
-        _token, raw = token_create(user=user, name="bench")
-        tokens.append(raw)
-    json.dump({"tokens": tokens}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ P99_TARGET_MS = 100.0  # saturation = highest rate whose p99 is within this and 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
+IDLE_ROOM_SIZE = 10
 ALL_VARIANTS = ["floor", "baseline", "product-core", "product-pubsub"]
 
 
@@ -266,8 +267,32 @@ class Deployment:
     procs: list = field(default_factory=list)
 
 
+# Where the product's code is run from: the working tree, or (default) a snapshot of a git
+# revision, so that edits in progress in a shared checkout never change a run halfway.
+PRODUCT_DIR = REPO
+
+
+def snapshot_product(rev: str, dest: Path) -> tuple[Path, str | None]:
+    """``git archive`` of ``rev`` into ``dest``; 'worktree' runs the checkout as it is."""
+    if rev == "worktree":
+        return REPO, None
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", rev + "^{commit}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest, commit
+
+
 def product_available() -> bool:
-    return (REPO / "project" / "asgi.py").exists() and (REPO / "chat" / "services.py").exists()
+    return (PRODUCT_DIR / "project" / "asgi.py").exists() and (
+        PRODUCT_DIR / "chat" / "services.py"
+    ).exists()
 
 
 # redis-py 8 gives every connection a 5 s socket timeout (redis/_defaults.py), and
@@ -290,7 +315,7 @@ def product_env(layer: str, *, as_is: bool = False) -> dict:
         "DJANGO_SECRET_KEY": "bench-not-secret",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHAT_RATE_LIMIT_ENABLED": "0",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(PRODUCT_DIR),
     }
 
 
@@ -343,7 +368,8 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
                 str(port),
                 "project.asgi:application",
             ]
-            starts.append(procs.start(f"{name}-{i}", argv, env=product_env(layer, as_is=as_is)))
+            env = product_env(layer, as_is=as_is)
+            starts.append(procs.start(f"{name}-{i}", argv, env=env, cwd=PRODUCT_DIR))
     dep.pids = [p.pid for p in starts]
     dep.procs = starts
     return dep
@@ -372,7 +398,7 @@ def prepare_product_db(procs: Procs, plan: dict) -> list[str]:
     env = {**clean_environ(), **product_env("core")}
     run = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
+        cwd=PRODUCT_DIR,
         env=env,
         capture_output=True,
         text=True,
@@ -382,7 +408,7 @@ def prepare_product_db(procs: Procs, plan: dict) -> list[str]:
         raise RuntimeError(f"migrate failed:\n{run.stdout}\n{run.stderr}")
     run = subprocess.run(
         [sys.executable, str(HERE / "product_seed.py")],
-        cwd=REPO,
+        cwd=PRODUCT_DIR,
         env=env,
         input=json.dumps(plan),
         capture_output=True,
@@ -416,10 +442,15 @@ def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
             users_w += members
             rooms.append({"slug": slug, "members": members})
         first_user[w.name] = users_w
-    total = max(nxt, profile.idle_sockets + profile.idle_warmup)
-    if total > nxt:
-        rooms.append({"slug": "bench-idle", "members": list(range(nxt, total))})
-    return {"users": total, "rooms": rooms}, first_user
+    # Idle sockets get users of their own, in rooms of IDLE_ROOM_SIZE: connecting thousands
+    # of members of one room would measure the presence storm, not idle memory.
+    idle = list(range(nxt, nxt + profile.idle_sockets + profile.idle_warmup))
+    for k in range(0, len(idle), IDLE_ROOM_SIZE):
+        rooms.append(
+            {"slug": f"bench-idle-{k // IDLE_ROOM_SIZE}", "members": idle[k : k + IDLE_ROOM_SIZE]}
+        )
+    first_user["idle"] = idle
+    return {"users": nxt + len(idle), "rooms": rooms}, first_user
 
 
 def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str]) -> list[dict]:
@@ -449,6 +480,8 @@ class Bench:
         self.trial_id = 0
         self.trials: list[dict] = []
         self.idle: dict[str, dict] = {}
+        self.connects: list[dict] = []
+        self.product_commit: str | None = None
         self.notes: list[str] = []
         self.t_start = time.monotonic()
 
@@ -457,7 +490,13 @@ class Bench:
 
     def run(self) -> dict:
         profile = self.profile
+        global PRODUCT_DIR
         variants = self.args.variants
+        if any(v.startswith("product") for v in variants):
+            PRODUCT_DIR, self.product_commit = snapshot_product(
+                self.args.product_src, self.logdir / "product"
+            )
+            self.log(f"product from {self.args.product_src} ({self.product_commit or PRODUCT_DIR})")
         if any(v.startswith("product") for v in variants) and not product_available():
             self.notes.append(
                 "no product code (project/asgi.py, chat/services.py): product variants skipped"
@@ -506,7 +545,7 @@ class Bench:
         for i in range(lo, hi):
             s = {"room": None, "port": dep.ports[0]}
             if dep.protocol == "product":
-                s["token"] = self.tokens[i]
+                s["token"] = self.tokens[self.users["idle"][i]]
             elif dep.protocol == "baseline":
                 s["room"] = f"idle-{i % 8}"
             socks.append(s)
@@ -534,11 +573,15 @@ class Bench:
             sockets=self.idle_sockets(dep, p.idle_warmup, p.idle_warmup + p.idle_sockets),
             join=False,
         )
-        self.check(r, f"{dep.name} idle sockets")
+        if not r.get("ok"):
+            self.notes.append(f"idle {dep.name}: {r.get('error')}")
+            self.log(f"idle {dep.name}: {r.get('error')}")
         time.sleep(2 * p.settle)
         after = uss_kb(pid)
         self.idle[dep.name] = {
             "sockets": r["connected"],
+            "failed": r.get("failed", 0),
+            "retries": r.get("retries", 0),
             "connect_seconds": r["seconds"],
             "uss_before_kb": before,
             "uss_after_kb": after,
@@ -630,13 +673,24 @@ class Bench:
         for v in self.variants:
             dep = self.deps[v]
             socks = sockets_for(dep, w, self.users[w.name], self.tokens)
+            # Product users are seeded members: the server subscribes a socket to all of its
+            # user's rooms before hello, so no join frame (whose reply carries the member list).
             r = self.check(
                 self.gen.call(
-                    cmd="connect", set=v, variant=dep.protocol, ports=dep.ports, sockets=socks
+                    cmd="connect",
+                    set=v,
+                    variant=dep.protocol,
+                    ports=dep.ports,
+                    sockets=socks,
+                    join=dep.protocol != "product",
                 ),
                 f"{v} connect {w.name}",
             )
-            self.log(f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s")
+            self.connects.append({"workload": w.name, "variant": v, **r})
+            self.log(
+                f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s"
+                f" ({r.get('retries', 0)} retried handshakes)"
+            )
         # Warm-up (not recorded): first messages pay for imports and caches.
         for v in self.variants:
             self.gen.call(
@@ -686,6 +740,8 @@ class Bench:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "profile": self.args.profile,
                 "git_commit": git_commit(),
+                "product_src": self.args.product_src,
+                "product_commit": self.product_commit,
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
@@ -698,6 +754,7 @@ class Bench:
                 "workloads": [w.__dict__ for w in p.workloads],
                 "wall_seconds": round(time.monotonic() - self.t_start, 1),
                 "notes": self.notes,
+                "connects": self.connects,
             },
         )
 
@@ -731,6 +788,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=str(HERE / "results"), help="directory for latest.json and the PNGs"
     )
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--product-src",
+        default="HEAD",
+        help="git revision of the product to run (snapshot via git archive), or 'worktree'",
+    )
     parser.add_argument(
         "--redis-as-is",
         action="store_true",

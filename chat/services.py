@@ -4,6 +4,7 @@ Each action checks (access, validation), writes in a transaction, and emits
 its events with ``transaction.on_commit``.
 """
 
+import copy
 import re
 from functools import partial
 
@@ -111,7 +112,7 @@ def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membershi
         raise ClientError("forbidden", "Direct conversations have exactly two members.")
     if room.kind == Room.Kind.PRIVATE:
         _require_moderator(user=by, room=room)
-    elif membership_of(user=by, room=room) is None:
+    elif not getattr(by, "is_staff", False) and membership_of(user=by, room=room) is None:
         raise ClientError("forbidden", "Join the room first.")
     invitee = _active_user(username)
     membership, created = Membership.objects.get_or_create(room=room, user=invitee)
@@ -127,24 +128,67 @@ def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
     if room.kind == Room.Kind.DIRECT:
         raise ClientError("forbidden", "Direct conversations have exactly two members.")
     _require_moderator(user=by, room=room)
-    target = get_user_model().objects.filter(username=username).first()
+    target = None
+    if isinstance(username, str) and username:
+        target = get_user_model().objects.filter(username=username).first()
     membership = membership_of(user=target, room=room) if target else None
     if membership is None:
         raise ClientError("not_found", "That user is not a member.")
     if membership.role == Membership.Role.OWNER:
         raise ClientError("forbidden", "The owner cannot be removed.")
+    if membership.role == Membership.Role.MODERATOR and not _is_owner_or_staff(by, room):
+        raise ClientError("forbidden", "Only the owner can remove a moderator.")
     membership.delete()
     _on_commit(events.room_removed, target.pk, room)
     _on_commit(events.member_left, room, target)
 
 
+def _is_owner_or_staff(user: AbstractBaseUser, room: Room) -> bool:
+    membership = membership_of(user=user, room=room)
+    is_owner = membership is not None and membership.role == Membership.Role.OWNER
+    return getattr(user, "is_staff", False) or is_owner
+
+
 @transaction.atomic
 def room_archive(*, by: AbstractBaseUser, room: Room, archived: bool = True) -> Room:
+    """Archive (read-only) or reopen a room; members see it live."""
     _require_moderator(user=by, room=room)
     room.archived = archived
     room.save(update_fields=["archived"])
     _on_commit(events.room_updated, room)
     return room
+
+
+@transaction.atomic
+def room_update(
+    *, by: AbstractBaseUser, room: Room, name: str | None = None, topic: str | None = None
+) -> Room:
+    """Rename a room or change its topic (moderators); members see it live."""
+    _require_moderator(user=by, room=room)
+    if name is not None:
+        name = name.strip() if isinstance(name, str) else ""
+        if not name or len(name) > 100:
+            raise ClientError("invalid", "name must be 1-100 characters.")
+        room.name = name
+    if topic is not None:
+        if not isinstance(topic, str) or len(topic) > 250:
+            raise ClientError("invalid", "topic must be at most 250 characters.")
+        room.topic = topic
+    room.save(update_fields=["name", "topic"])
+    _on_commit(events.room_updated, room)
+    return room
+
+
+@transaction.atomic
+def room_delete(*, by: AbstractBaseUser, room: Room) -> None:
+    """Delete a room and its messages (owner or staff); members' sockets drop it live."""
+    if not _is_owner_or_staff(by, room):
+        raise ClientError("forbidden", "Only the room's owner may delete it.")
+    member_ids = list(room.memberships.values_list("user_id", flat=True))
+    gone = copy.copy(room)  # keeps pk and slug for the events, which run after the delete
+    room.delete()
+    for user_id in member_ids:
+        _on_commit(events.room_removed, user_id, gone)
 
 
 def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
