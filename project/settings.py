@@ -103,7 +103,7 @@ ACCOUNT_RATE_LIMITS = {
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -12,6 +12,19 @@ class JsonClient(Client):
 
 
 class AsyncJsonClient(AsyncClient):
+    """Django's in-process ASGI client, sending JSON and these headers on every request.
+
+    (AsyncClient(headers=...) would turn them into WSGI names, which ASGI drops.)
+    """
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__()
+        self.default_headers = headers
+
+    def generic(self, method, path, *args, headers=None, **kwargs):
+        headers = {**self.default_headers, **(headers or {})}
+        return super().generic(method, path, *args, headers=headers, **kwargs)
+
     async def post(self, path, data=None, content_type="application/json", **extra):
         return await super().post(path, data, content_type=content_type, **extra)
 
@@ -31,7 +44,7 @@ def async_bearer(token_for):
     """async_bearer(user) -> an in-process ASGI client with a bearer token (call in a thread)."""
 
     def make(user) -> AsyncJsonClient:
-        return AsyncJsonClient(headers={"Authorization": f"Bearer {token_for(user)}"})
+        return AsyncJsonClient({"Authorization": f"Bearer {token_for(user)}"})
 
     return make
 
