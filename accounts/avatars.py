@@ -1,7 +1,12 @@
-"""Avatars generated on the server from a name, as SVG (no external service)."""
+"""Avatars: generated on the server from a name as SVG (no external service), or uploaded."""
 
 import hashlib
+from io import BytesIO
 from xml.sax.saxutils import escape
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from PIL import Image, ImageOps
 
 PALETTE = ["#2563eb", "#7c3aed", "#db2777", "#dc2626", "#ea580c", "#16a34a", "#0d9488", "#4f46e5"]
 
@@ -20,3 +25,31 @@ def avatar_svg(name: str) -> str:
         '<text x="50%" y="50%" dy=".35em" text-anchor="middle" font-family="sans-serif" '
         f'font-size="26" fill="#fff">{escape(initials(name))}</text></svg>'
     )
+
+
+# Uploaded avatars
+# ------------------------------------------------------------------------------
+
+AVATAR_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "GIF": "GIF", "WEBP": "WebP"}
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
+# Larger pictures are no use as an avatar and cost memory to decode.
+AVATAR_MAX_SIDE = 4096
+AVATAR_MIN_SIDE = 16
+# Shown at 32-64 CSS px; 256 px stays sharp on high-density screens.
+AVATAR_STORED_SIDE = 256
+
+
+def avatar_normalise(upload: File) -> ContentFile:
+    """Re-encode an uploaded (already validated) image as a PNG of at most 256 px.
+
+    Re-encoding drops whatever else the file carried (EXIF with GPS positions,
+    appended payloads) and keeps avatars small; an animated GIF keeps its first frame.
+    """
+    upload.seek(0)
+    with Image.open(upload) as original:
+        original.seek(0)
+        image = ImageOps.exif_transpose(original).convert("RGBA")
+    image.thumbnail((AVATAR_STORED_SIDE, AVATAR_STORED_SIDE))
+    buffer = BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return ContentFile(buffer.getvalue())

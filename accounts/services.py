@@ -1,12 +1,17 @@
-"""Account actions: profiles and personal API tokens."""
+"""Account actions: profiles, deactivation and personal API tokens."""
 
 import hashlib
 import secrets
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.db import transaction
 from django.utils import timezone
 
+from accounts.avatars import avatar_normalise
 from accounts.models import ApiToken, Profile
+from chat import events
 
 TOKEN_PREFIX = "chat_"
 
@@ -18,6 +23,44 @@ def _digest(raw: str) -> str:
 def profile_ensure(*, user: AbstractBaseUser) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
     return profile
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    user: AbstractBaseUser,
+    display_name: str,
+    avatar: File | None = None,
+    remove_avatar: bool = False,
+) -> Profile:
+    """Change how others see the user; an avatar must already be validated (ProfileForm).
+
+    The picture is stored re-encoded under a fresh name, so caches never show
+    the old one; the replaced file is deleted once the change is committed.
+    """
+    profile = profile_ensure(user=user)
+    profile.display_name = display_name.strip()
+    replaced = profile.avatar.name if profile.avatar else ""
+    if avatar is not None:
+        name = f"{user.pk}-{secrets.token_hex(8)}.png"
+        profile.avatar.save(name, avatar_normalise(avatar), save=False)
+    elif remove_avatar:
+        profile.avatar = ""
+    profile.save()
+    if replaced and replaced != profile.avatar.name:
+        transaction.on_commit(partial(profile.avatar.storage.delete, replaced))
+    return profile
+
+
+@transaction.atomic
+def user_deactivate(*, user: AbstractBaseUser) -> None:
+    """Deactivate an account: it can no longer sign in or use its tokens, and every
+    socket it has open closes on every replica (its presence turns offline with them).
+    """
+    # update(), not save(): accounts.signals would close the sockets a second time.
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    transaction.on_commit(partial(events.sessions_close, user.pk))
 
 
 def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:

@@ -1,11 +1,15 @@
+from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.avatars import avatar_svg
-from accounts.identity import display_name
+from accounts.forms import ProfileForm, TokenForm
+from accounts.identity import avatar_url, display_name
+from accounts.services import profile_ensure, profile_update, token_create, token_revoke
 
 
 @require_GET
@@ -15,3 +19,66 @@ def avatar_svg_view(request: HttpRequest, username: str) -> HttpResponse:
     response = HttpResponse(avatar_svg(display_name(user)), content_type="image/svg+xml")
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
+
+
+def _profile_page(
+    request: HttpRequest,
+    *,
+    form: ProfileForm | None = None,
+    token_form: TokenForm | None = None,
+    new_token: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    profile = profile_ensure(user=user)
+    context = {
+        "form": form or ProfileForm(initial={"display_name": profile.display_name}),
+        "token_form": token_form or TokenForm(),
+        "profile": profile,
+        "avatar_url": avatar_url(user),
+        "display_name": display_name(user),
+        "tokens": user.api_tokens.all(),
+        "new_token": new_token,
+    }
+    return render(request, "account/profile.html", context, status=status)
+
+
+@login_required
+def profile_view(request: HttpRequest) -> HttpResponse:
+    """Display name and avatar; the page also lists the user's API tokens."""
+    if request.method != "POST":
+        return _profile_page(request)
+    form = ProfileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _profile_page(request, form=form, status=400)
+    profile_update(
+        user=request.user,
+        display_name=form.cleaned_data["display_name"],
+        avatar=form.cleaned_data["avatar"],
+        remove_avatar=form.cleaned_data["remove_avatar"],
+    )
+    messages.success(request, "Your profile was saved.")
+    return redirect("account_profile")
+
+
+@login_required
+@require_POST
+def token_create_view(request: HttpRequest) -> HttpResponse:
+    """Create a token and show its value in this response only; it is stored hashed."""
+    token_form = TokenForm(request.POST)
+    if not token_form.is_valid():
+        return _profile_page(request, token_form=token_form, status=400)
+    _, raw = token_create(user=request.user, name=token_form.cleaned_data["name"])
+    response = _profile_page(request, new_token=raw)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    if token_revoke(user=request.user, token_id=token_id):
+        messages.success(request, "The token was revoked; scripts using it are now refused.")
+    else:
+        messages.error(request, "No such token.")
+    return redirect("account_profile")

@@ -1,8 +1,24 @@
-from django.contrib import admin
+"""Operators' moderation: every change that members would see goes through chat.services,
+so the admin emits the same live events as the WebSocket and the API."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Count
+from django.shortcuts import redirect
 
 from chat import services
+from chat.errors import ClientError
 from chat.models import Membership, Message, Room
+
+
+def _moderate(request, action, **kwargs) -> bool:
+    """Run a service; a refusal becomes an admin error message instead of a crash."""
+    try:
+        action(**kwargs)
+    except ClientError as error:
+        messages.error(request, error.detail)
+        return False
+    return True
 
 
 class MembershipInline(admin.TabularInline):
@@ -10,6 +26,14 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     autocomplete_fields = ["user"]
     readonly_fields = ["joined", "last_read_id"]
+
+    def has_add_permission(self, request, obj: Room | None = None) -> bool:
+        direct = obj is not None and obj.kind == Room.Kind.DIRECT
+        return not direct and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj: Room | None = None) -> bool:
+        direct = obj is not None and obj.kind == Room.Kind.DIRECT
+        return not direct and super().has_delete_permission(request, obj)
 
 
 @admin.register(Room)
@@ -19,6 +43,7 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "topic"]
     readonly_fields = ["created", "last_message_id", "direct_key"]
     inlines = [MembershipInline]
+    actions = ["archive", "unarchive"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
@@ -26,6 +51,65 @@ class RoomAdmin(admin.ModelAdmin):
     @admin.display(ordering="member_count", description="members")
     def member_count(self, room: Room) -> int:
         return room.member_count
+
+    @admin.action(description="Archive selected rooms (read-only, members see it live)")
+    def archive(self, request, queryset) -> None:
+        for room in queryset.filter(archived=False):
+            services.room_archive(by=request.user, room=room, archived=True)
+
+    @admin.action(description="Reopen selected archived rooms")
+    def unarchive(self, request, queryset) -> None:
+        for room in queryset.filter(archived=True):
+            services.room_archive(by=request.user, room=room, archived=False)
+
+    def save_model(self, request, obj: Room, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = set(form.changed_data) if change else set()
+        if changed & {"name", "topic"}:
+            services.room_update(by=request.user, room=obj, name=obj.name, topic=obj.topic)
+        if "archived" in changed:
+            services.room_archive(by=request.user, room=obj, archived=obj.archived)
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        room = form.instance
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            _moderate(
+                request,
+                services.member_remove,
+                by=request.user,
+                room=room,
+                username=membership.user.get_username(),
+            )
+        for membership in formset.new_objects:
+            _invite(request, room=room, membership=membership)
+        for membership, _ in formset.changed_objects:
+            if membership.pk is not None:
+                membership.save(update_fields=["role"])
+
+    def delete_model(self, request, obj: Room) -> None:
+        _moderate(request, services.room_delete, by=request.user, room=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for room in queryset:
+            self.delete_model(request, room)
+
+
+def _invite(request, *, room: Room, membership: Membership) -> None:
+    """Add through the service (the invitee's sockets get `room_added`), then set the role."""
+    try:
+        added = services.room_invite(
+            by=request.user, room=room, username=membership.user.get_username()
+        )
+    except ClientError as error:
+        messages.error(request, f"{membership.user}: {error.detail}")
+        return
+    if added.role != membership.role:
+        added.role = membership.role
+        added.save(update_fields=["role"])
 
 
 @admin.register(Message)
@@ -53,6 +137,16 @@ class MessageAdmin(admin.ModelAdmin):
         else:
             super().save_model(request, obj, form, change)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # the soft delete above is the one that tells rooms
+        return actions
+
+    def delete_model(self, request, obj: Message) -> None:
+        """The change page's Delete button soft-deletes too, so the room hears of it."""
+        if not obj.deleted:
+            services.message_soft_delete(message=obj)
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -63,3 +157,39 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "room__kind"]
     search_fields = ["user__username", "room__slug"]
     autocomplete_fields = ["user", "room"]
+
+    def get_readonly_fields(self, request, obj: Membership | None = None) -> list[str]:
+        return ["user", "room", "joined", "last_read_id"] if obj else ["joined", "last_read_id"]
+
+    def save_model(self, request, obj: Membership, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)  # only the role can change
+        else:
+            _invite(request, room=obj.room, membership=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        membership = self.get_object(request, unquote(object_id))
+        if membership is not None and (
+            membership.role == Membership.Role.OWNER or membership.room.kind == Room.Kind.DIRECT
+        ):
+            # Refused here rather than by has_delete_permission(), which would
+            # also forbid deleting the whole room (its memberships cascade).
+            self.message_user(
+                request, "Owners and direct-conversation members cannot be removed.", messages.ERROR
+            )
+            return redirect("admin:chat_membership_change", membership.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # removal goes one by one through the service
+        return actions
+
+    def delete_model(self, request, obj: Membership) -> None:
+        _moderate(
+            request,
+            services.member_remove,
+            by=request.user,
+            room=obj.room,
+            username=obj.user.get_username(),
+        )

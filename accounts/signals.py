@@ -1,0 +1,44 @@
+"""Live sockets follow the account: logout and deactivation close them on every replica.
+
+Deactivating through ``accounts.services.user_deactivate`` (the admin does)
+closes the sockets itself; these receivers catch what happens elsewhere: a
+logout, and ``is_active`` turned off by any other ``save()`` (the admin's user
+form, a shell, a script).
+"""
+
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from chat import events
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.close_session_sockets")
+def close_session_sockets(sender, request, user, **kwargs) -> None:
+    """Only this session's sockets: other browsers and bearer-token scripts stay connected."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        events.sessions_close(user.pk, session_key=session_key)
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.note_deactivation")
+def note_deactivation(sender, instance, raw: bool, update_fields, **kwargs) -> None:
+    """Remember whether this save turns an active account off (one query, inactive saves only)."""
+    instance._chat_deactivating = (
+        not raw
+        and instance.pk is not None
+        and not instance.is_active
+        and (update_fields is None or "is_active" in update_fields)
+        and sender.objects.filter(pk=instance.pk, is_active=True).exists()
+    )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.close_on_deactivation")
+def close_sockets_on_deactivation(sender, instance, **kwargs) -> None:
+    if getattr(instance, "_chat_deactivating", False):
+        instance._chat_deactivating = False
+        transaction.on_commit(partial(events.sessions_close, instance.pk))
