@@ -84,6 +84,7 @@ class ChatPage:
     def open_room(self, name: str) -> None:
         self.room_link(name).click()
         expect(self.room_title).to_have_text(name)
+        expect(self.page.locator("#history-status")).not_to_have_text("Loading messages…")
 
     def expect_message(self, text: str, *, author: str | None = None) -> Locator:
         """Wait until a sent (not pending) message with this text is shown; returns it."""
