@@ -1,6 +1,7 @@
 """The WebSocket endpoint: parse frames, call services, forward events."""
 
 import json
+import logging
 import time
 
 from channels.consumer import get_handler_name
@@ -8,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import selectors, services, sessions
+from chat import selectors, services, sessions, watchdog
 from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
@@ -17,8 +18,13 @@ TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
 TYPING_TRACKED_MAX = 64
 REF_MAX_LENGTH = 100
+# A server-side fault (Redis, PostgreSQL) ended the socket: reconnect with backoff.
+# 4000 + 1013 ("try again later"): daphne only lets applications send 1000 or 3000-4999.
+CLOSE_TRY_AGAIN = 4013
 # Ids of own messages acknowledged directly, whose room copy is still in flight.
 ACKED_MAX = 256
+
+log = logging.getLogger(__name__)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -40,25 +46,52 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.acked: set[int] = set()
         self.last_typing: dict[str, float] = {}
         await self.accept()
-        # Subscribe before reading state, so nothing committed meanwhile is missed.
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        for room_id in await database_sync_to_async(selectors.room_ids_for_user)(user_id=user.pk):
-            await self._subscribe(room_id)
-        hello = await database_sync_to_async(sessions.session_open)(
-            user=user, conn_id=self.channel_name
-        )
+        watchdog.register(self)
+        watchdog.ensure_running()
+        try:
+            # Subscribe before reading state, so nothing committed meanwhile is missed.
+            await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+            for room_id in await database_sync_to_async(selectors.room_ids_for_user)(
+                user_id=user.pk
+            ):
+                await self._subscribe(room_id)
+            hello = await database_sync_to_async(sessions.session_open)(
+                user=user, conn_id=self.channel_name
+            )
+        except Exception:
+            log.exception("socket setup failed (Redis or PostgreSQL); the client will retry")
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         sessions.ensure_maintenance_running()
         await self.send(text_data=encode(hello))
 
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A consumer whose channel layer failed dies without websocket.disconnect;
+            # release its session anyway, or its presence would be heartbeated forever.
+            if hasattr(self, "user") and not getattr(self, "released", False):
+                await self.disconnect(1011)
+
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "user"):
+        if not hasattr(self, "user") or getattr(self, "released", False):
             return
-        for room_id in list(self.room_ids):
-            await self.channel_layer.group_discard(room_group(room_id), self.channel_name)
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        await database_sync_to_async(sessions.session_close)(
-            user=self.user, conn_id=self.channel_name
-        )
+        self.released = True
+        watchdog.unregister(self)
+        # Each step on its own: with Redis or PostgreSQL down, the rest must still
+        # run, or this replica would heartbeat a closed socket's presence forever.
+        for group in [*map(room_group, self.room_ids), user_group(self.user.pk)]:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                log.warning("leaving %s failed", group, exc_info=True)
+        try:
+            await database_sync_to_async(sessions.session_close)(
+                user=self.user, conn_id=self.channel_name
+            )
+        except Exception:
+            log.warning("closing the session failed; its presence expires", exc_info=True)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         ref = None
@@ -74,6 +107,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await command(self, frame, ref)
         except ClientError as error:
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, ref)
+        except Exception:
+            # Not the client's fault (Redis or PostgreSQL away, or a bug): close cleanly,
+            # so disconnect() runs; the client reconnects, catches up and resends.
+            log.exception("frame failed; closing the socket so the client retries")
+            await self.close(code=CLOSE_TRY_AGAIN)
 
     async def dispatch(self, message: dict) -> None:
         # Channels >= 4.2 runs close_old_connections() in a thread before every
