@@ -12,7 +12,9 @@ from accounts.avatars import (
 )
 from accounts.models import ApiToken, Profile
 
-ACCEPTED = ", ".join(AVATAR_FORMATS.values())
+ACCEPTED = (
+    ", ".join(list(AVATAR_FORMATS.values())[:-1]) + " or " + list(AVATAR_FORMATS.values())[-1]
+)
 ACCEPTED_MIME = "image/png,image/jpeg,image/gif,image/webp"
 
 
