@@ -212,6 +212,8 @@ def plots(results: dict, outdir: Path) -> list[Path]:
 
     trials = results["trials"]
     workloads = list(results["saturation"])
+    if not workloads:
+        return []
     variants = sorted(
         {t["variant"] for t in trials}, key=lambda v: list(COLORS).index(v) if v in COLORS else 99
     )

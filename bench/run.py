@@ -90,6 +90,16 @@ PROFILES = {
         idle_warmup=20,
         compare=True,
     ),
+    "idle": Profile(  # memory per idle connection only (and the connect rate)
+        workloads=[],
+        steps=0,
+        refine=False,
+        duration=0,
+        drain=0,
+        idle_sockets=2000,
+        idle_warmup=20,
+        compare=False,
+    ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,
@@ -533,8 +543,8 @@ class Bench:
             self.log(f"started {v} on ports {self.deps[v].ports} (pids {self.deps[v].pids})")
         time.sleep(profile.settle)
 
-        for v in variants:
-            self.measure_idle(self.deps[v])
+        if profile.idle_sockets:
+            self.measure_idle([self.deps[v] for v in variants])
         for w in profile.workloads:
             self.run_workload(w)
         return self.results()
@@ -551,48 +561,59 @@ class Bench:
             socks.append(s)
         return socks
 
-    def measure_idle(self, dep: Deployment) -> None:
+    def measure_idle(self, deps: list[Deployment]) -> None:
+        """USS of one replica before and after N idle sockets, all variants at once.
+
+        Each variant's sockets all go to its first replica; the variants connect in parallel
+        (their servers are separate processes) to keep the run short. A few warm-up sockets
+        first, so the baseline reading already includes lazily-built per-process state.
+        """
         p = self.profile
-        pid = dep.pids[0]
-        r = self.gen.call(
-            cmd="connect",
-            set="idle-warm",
-            variant=dep.protocol,
-            ports=dep.ports,
-            sockets=self.idle_sockets(dep, 0, p.idle_warmup),
-            join=False,
-        )
-        self.check(r, f"{dep.name} idle warm-up")
+
+        def sets(prefix: str, lo: int, hi: int) -> list[dict]:
+            return [
+                {
+                    "set": f"{prefix}-{d.name}",
+                    "variant": d.protocol,
+                    "ports": d.ports,
+                    "sockets": self.idle_sockets(d, lo, hi),
+                    "join": False,
+                }
+                for d in deps
+            ]
+
+        warm = self.gen.call(cmd="connect_many", sets=sets("warm", 0, p.idle_warmup))
+        for d, r in zip(deps, warm["replies"], strict=True):
+            self.check(r, f"{d.name} idle warm-up")
         time.sleep(p.settle)
-        before = uss_kb(pid)
-        r = self.gen.call(
-            cmd="connect",
-            set="idle",
-            variant=dep.protocol,
-            ports=dep.ports,
-            sockets=self.idle_sockets(dep, p.idle_warmup, p.idle_warmup + p.idle_sockets),
-            join=False,
+        before = {d.name: uss_kb(d.pids[0]) for d in deps}
+        self.log(f"idle: connecting {p.idle_sockets} sockets to one replica of each variant")
+        many = self.gen.call(
+            cmd="connect_many", sets=sets("idle", p.idle_warmup, p.idle_warmup + p.idle_sockets)
         )
-        if not r.get("ok"):
-            self.notes.append(f"idle {dep.name}: {r.get('error')}")
-            self.log(f"idle {dep.name}: {r.get('error')}")
         time.sleep(2 * p.settle)
-        after = uss_kb(pid)
-        self.idle[dep.name] = {
-            "sockets": r["connected"],
-            "failed": r.get("failed", 0),
-            "retries": r.get("retries", 0),
-            "connect_seconds": r["seconds"],
-            "uss_before_kb": before,
-            "uss_after_kb": after,
-            "kb_per_connection": round((after - before) / max(1, r["connected"]), 2),
-        }
-        self.gen.call(cmd="close", set="idle")
-        self.gen.call(cmd="close", set="idle-warm")
-        self.log(
-            f"idle {dep.name}: {r['connected']} sockets in {r['seconds']}s, "
-            f"USS {before} -> {after} kB = {self.idle[dep.name]['kb_per_connection']} kB/connection"
-        )
+        for d, r in zip(deps, many["replies"], strict=True):
+            after = uss_kb(d.pids[0])
+            if not r.get("ok"):
+                self.notes.append(f"idle {d.name}: {r.get('error')}")
+            self.idle[d.name] = {
+                "sockets": r["connected"],
+                "failed": r.get("failed", 0),
+                "retries": r.get("retries", 0),
+                "connect_seconds": r["seconds"],
+                "connects_per_s": round(r["connected"] / r["seconds"], 1) if r["seconds"] else None,
+                "uss_before_kb": before[d.name],
+                "uss_after_kb": after,
+                "kb_per_connection": round((after - before[d.name]) / max(1, r["connected"]), 2),
+            }
+            self.log(
+                f"idle {d.name}: {r['connected']} sockets in {r['seconds']}s, USS"
+                f" {before[d.name]} -> {after} kB = {self.idle[d.name]['kb_per_connection']}"
+                " kB/connection"
+            )
+        for d in deps:
+            self.gen.call(cmd="close", set=f"idle-{d.name}")
+            self.gen.call(cmd="close", set=f"warm-{d.name}")
 
     def check(self, reply: dict, what: str) -> dict:
         if not reply.get("ok"):
@@ -670,27 +691,29 @@ class Bench:
 
     def run_workload(self, w: Workload) -> None:
         p = self.profile
+        specs = []
         for v in self.variants:
             dep = self.deps[v]
-            socks = sockets_for(dep, w, self.users[w.name], self.tokens)
             # Product users are seeded members: the server subscribes a socket to all of its
             # user's rooms before hello, so no join frame (whose reply carries the member list).
-            r = self.check(
-                self.gen.call(
-                    cmd="connect",
-                    set=v,
-                    variant=dep.protocol,
-                    ports=dep.ports,
-                    sockets=socks,
-                    join=dep.protocol != "product",
-                ),
-                f"{v} connect {w.name}",
+            specs.append(
+                {
+                    "set": v,
+                    "variant": dep.protocol,
+                    "ports": dep.ports,
+                    "sockets": sockets_for(dep, w, self.users[w.name], self.tokens),
+                    "join": dep.protocol != "product",
+                }
             )
+        many = self.gen.call(cmd="connect_many", sets=specs)
+        for v, r in zip(self.variants, many["replies"], strict=True):
             self.connects.append({"workload": w.name, "variant": v, **r})
             self.log(
                 f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s"
                 f" ({r.get('retries', 0)} retried handshakes)"
             )
+        for v, r in zip(self.variants, many["replies"], strict=True):
+            self.check(r, f"{v} connect {w.name}")
         # Warm-up (not recorded): first messages pay for imports and caches.
         for v in self.variants:
             self.gen.call(
