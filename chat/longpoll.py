@@ -19,6 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
@@ -80,6 +81,26 @@ def _release_connections() -> None:
             connection.close()
 
 
+def _release_request_thread() -> None:
+    """Let the request's thread exit while the poll waits; a new one serves the rest.
+
+    Django runs each ASGI request in a ThreadSensitiveContext whose one-thread
+    executor, started by the request_started signal, otherwise stays parked
+    until the response is sent: one OS thread per waiting poll. Dropping the
+    executor from asgiref's map makes the next thread-sensitive call start a
+    fresh one. Contexts that bring their own executor are left alone, and so is
+    everything if asgiref stops keeping executors this way.
+    """
+    context_var = getattr(SyncToAsync, "thread_sensitive_context", None)
+    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
+    context = context_var.get(None) if context_var is not None else None
+    if context is None or executors is None or getattr(context, "_executor", None) is not None:
+        return
+    executor = executors.pop(context, None)
+    if executor is not None:
+        executor.shutdown(wait=False)
+
+
 class RoomListener:
     """A fresh channel in a room's group, watched for messages newer than a cursor."""
 
@@ -132,5 +153,6 @@ async def poll(*, user: AbstractBaseUser, slug: str, after: int | None, timeout:
         page = await _read(room=room, after=page.cursor, release_connection=True)
         if page.messages:
             return page
+        _release_request_thread()
         await listener.wait(timeout)
     return await _read(room=room, after=page.cursor)

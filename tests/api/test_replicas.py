@@ -1,0 +1,147 @@
+"""The API across real daphne replicas: HTTP and WebSocket clients on different replicas
+meet, and a waiting long poll costs a replica no thread and no database connection."""
+
+import asyncio
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+import requests
+import websockets
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from chat import services
+from chat.models import Room
+
+pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
+
+
+async def open_socket(replica, token: str):
+    socket = await websockets.connect(
+        replica.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
+    )
+    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert hello["type"] == "hello"
+    return socket
+
+
+async def next_message(socket, timeout: float = 10) -> dict:
+    async def wait() -> dict:
+        while (frame := json.loads(await socket.recv()))["type"] != "message":
+            pass
+        return frame["message"]
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_long_poll_on_one_replica_is_woken_by_a_websocket_send_on_another(
+    start_replicas, make_user, token_for
+):
+    alice, bob = [await sync_to_async(make_user)(name) for name in ("alice", "bob")]
+    alice_token, bob_token = [await sync_to_async(token_for)(user) for user in (alice, bob)]
+    one, two = await sync_to_async(start_replicas)(2)
+    socket = await open_socket(two, bob_token)
+    try:
+        polling = asyncio.create_task(
+            asyncio.to_thread(
+                requests.get,
+                f"{one.http_url}/api/rooms/general/poll",
+                params={"after": 0, "timeout": 30},
+                headers=bearer(alice_token),
+                timeout=40,
+            )
+        )
+        await asyncio.sleep(1)
+        assert not polling.done(), "nothing was posted yet, so the poll must be waiting"
+        await socket.send(json.dumps({"type": "send", "room": "general", "body": "over ws"}))
+        sent = await next_message(socket)
+        response = await asyncio.wait_for(polling, 20)
+    finally:
+        await socket.close()
+    assert response.status_code == 200
+    assert response.json()["messages"] == [sent]
+
+
+async def test_a_message_posted_over_http_reaches_sockets_on_every_replica(
+    start_replicas, make_user, token_for
+):
+    users = [await sync_to_async(make_user)(name) for name in ("alice", "bob", "carol")]
+    tokens = [await sync_to_async(token_for)(user) for user in users]
+    one, two = await sync_to_async(start_replicas)(2)
+    sockets = [await open_socket(one, tokens[1]), await open_socket(two, tokens[2])]
+    try:
+        response = await asyncio.to_thread(
+            requests.post,
+            f"{one.http_url}/api/rooms/general/messages",
+            json={"body": "from a bot", "client_id": "bot-1"},
+            headers=bearer(tokens[0]),
+            timeout=10,
+        )
+        assert response.status_code == 201
+        for socket in sockets:
+            assert await next_message(socket) == response.json()
+    finally:
+        for socket in sockets:
+            await socket.close()
+
+
+def test_waiting_polls_hold_no_thread_and_no_database_connection(
+    start_replicas, make_user, token_for
+):
+    """Forty polls wait on one replica; then one message wakes them all."""
+    waiting_polls = 40
+    alice = make_user("alice")
+    headers = bearer(token_for(alice))
+    (replica,) = start_replicas(1)
+    url = f"{replica.http_url}/api/rooms/general/poll"
+    assert requests.get(url, params={"timeout": 0}, headers=headers, timeout=10).ok
+
+    def threads() -> int:
+        return len(os.listdir(f"/proc/{replica.process.pid}/task"))
+
+    def database_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    before = threads(), database_connections()
+    with ThreadPoolExecutor(waiting_polls) as pool:
+        polls = [
+            pool.submit(
+                requests.get,
+                url,
+                params={"after": 0, "timeout": 30},
+                headers=headers,
+                timeout=40,
+            )
+            for _ in range(waiting_polls)
+        ]
+        wait_until_subscribed(waiting_polls)
+        during = threads(), database_connections()
+        services.message_post(user=alice, room=Room.objects.get(slug="general"), body="wake up")
+        answers = [poll.result(timeout=20) for poll in polls]
+
+    assert [[m["body"] for m in a.json()["messages"]] for a in answers] == [["wake up"]] * 40
+    added_threads, added_connections = during[0] - before[0], during[1] - before[1]
+    assert added_threads <= 4, f"{waiting_polls} waiting polls added {added_threads} threads"
+    assert added_connections <= 2, f"they added {added_connections} database connections"
+
+
+def wait_until_subscribed(count: int, timeout: float = 20) -> None:
+    """Until `count` polls have each subscribed a channel on the (pub/sub) layer: all waiting."""
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    pattern = f"{os.environ.get('REDIS_KEY_PREFIX', 'chattest')}:asgipoll.*"
+    deadline = time.monotonic() + timeout
+    while len(client.pubsub_channels(pattern)) < count:
+        assert time.monotonic() < deadline, "the polls never started waiting"
+        time.sleep(0.1)
