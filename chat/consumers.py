@@ -13,6 +13,7 @@ from chat import selectors, services, sessions, watchdog
 from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
+from chat.models import Room
 
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
@@ -163,15 +164,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.sent_up_to[room_id] = max(self.sent_up_to.get(room_id, 0), messages[-1]["id"])
 
     @database_sync_to_async
-    def _open_room(self, slug: object) -> tuple[int, dict]:
-        room = selectors.room_for_user(user=self.user, slug=slug)
-        services.room_join(user=self.user, room=room)
-        return room.pk, self._joined_payload(room)
+    def _visible_room(self, slug: object) -> Room:
+        return selectors.room_for_user(user=self.user, slug=slug)
 
     @database_sync_to_async
-    def _open_direct(self, username: object) -> tuple[int, dict]:
-        room, _ = services.direct_room_open(user=self.user, username=username)
-        return room.pk, self._joined_payload(room)
+    def _open_room(self, room: Room) -> dict:
+        services.room_join(user=self.user, room=room)
+        return self._joined_payload(room)
+
+    @database_sync_to_async
+    def _direct_room(self, username: object) -> Room:
+        return services.direct_room_open(user=self.user, username=username)[0]
+
+    @database_sync_to_async
+    def _direct_payload(self, room: Room) -> dict:
+        return self._joined_payload(room)
 
     def _joined_payload(self, room) -> dict:
         messages, has_more = selectors.messages_page(room=room)
@@ -189,13 +196,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self._note_page(room_id, payload["messages"])
         await self.reply(payload, ref)
 
+    # Both subscribe before reading the page: a message committed in between is then
+    # in the page or live, never in neither (tests/faults/test_history_race.py).
     async def cmd_join(self, frame: dict, ref: str | None) -> None:
-        room_id, payload = await self._open_room(frame.get("room"))
-        await self._reply_joined(room_id, payload, ref)
+        room = await self._visible_room(frame.get("room"))
+        await self._subscribe(room.pk)
+        await self._reply_joined(room.pk, await self._open_room(room), ref)
 
     async def cmd_dm(self, frame: dict, ref: str | None) -> None:
-        room_id, payload = await self._open_direct(frame.get("username"))
-        await self._reply_joined(room_id, payload, ref)
+        room = await self._direct_room(frame.get("username"))
+        await self._subscribe(room.pk)
+        await self._reply_joined(room.pk, await self._direct_payload(room), ref)
 
     @database_sync_to_async
     def _leave(self, slug: object) -> int:
