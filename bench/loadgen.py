@@ -394,8 +394,14 @@ class LoadGen:
         clients: list[WSClient | None] = [None] * len(sockets)
         retries = [0]
 
+        deadline = t0 + float(msg.get("deadline") or "inf")
+        skipped = [0]
+
         async def one(i: int, s: dict) -> None:
             async with sem:
+                if time.monotonic() > deadline:  # bounded phase: stop opening new sockets
+                    skipped[0] += 1
+                    return
                 port = s.get("port") or ports[i % len(ports)]
                 for attempt in range(CONNECT_ATTEMPTS):
                     try:
@@ -427,6 +433,7 @@ class LoadGen:
             "connected": len(cs.clients),
             "failed": 0,
             "retries": retries[0],
+            "skipped": skipped[0],
             "seconds": seconds,
         }
 

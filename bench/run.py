@@ -73,6 +73,12 @@ class Profile:
     idle_warmup: int
     compare: bool  # the extra trials at 50% of the floor's saturation
     settle: float = 1.0  # seconds to let a server settle before reading its memory
+    idle_deadline: float = 150.0  # stop opening idle sockets after this (a slow handshake path)
+    # Experiments instead of the ladder: fixed offered rates (deliveries/s) per workload,
+    # each run ``repeats`` times, variants interleaved; then one burst per variant.
+    fixed: dict[str, list[float]] | None = None
+    repeats: int = 1
+    bursts: dict[str, int] | None = None
 
 
 PROFILES = {
@@ -99,6 +105,19 @@ PROFILES = {
         idle_sockets=2000,
         idle_warmup=20,
         compare=False,
+    ),
+    "hypotheses": Profile(  # python bench/run.py --profile hypotheses --variants ...
+        workloads=[Workload("room500", 500, 1, 1000.0), Workload("room50", 50, 10, 1000.0)],
+        steps=0,
+        refine=False,
+        duration=4.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        fixed={"room500": [1000.0, 2000.0], "room50": [1000.0, 2000.0]},
+        repeats=2,
+        bursts={"room500": 20, "room50": 300},
     ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
@@ -134,6 +153,14 @@ def uss_kb(pid: int) -> int:
             if line.startswith(("Private_Clean:", "Private_Dirty:")):
                 total += int(line.split()[1])
     return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU-seconds all cores spent not idle, from /proc/stat (to see what else ran)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
 
 
 def postgres_pids() -> list[int]:
@@ -329,57 +356,58 @@ def product_env(layer: str, *, as_is: bool = False) -> dict:
     }
 
 
+def daphne_argv(port: int, app: str) -> list[str]:
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+
+
 def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deployment:
+    """Two server processes of a variant. ``base+change`` names run an experiment variant:
+    ``baseline+nohop`` / ``baseline+once`` (bench/baseline/baseline_chat/variants.py),
+    ``product-<layer>+<patch>`` (bench/product_patches.py)."""
+    base, _, change = name.partition("+")
     ports = [free_port(), free_port()]
     starts = []
-    if name == "floor":
+    tag = name.replace("+", "-")
+    if base == "floor":
         dep = Deployment(name, "floor", ports)
         for i, port in enumerate(ports):
+            redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}"
             argv = [
                 sys.executable,
                 str(HERE / "floor.py"),
                 "--port",
                 str(port),
                 "--redis",
-                f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}",
+                redis_url,
             ]
-            starts.append(procs.start(f"floor-{i}", argv))
-    elif name == "baseline":
+            starts.append(procs.start(f"{tag}-{i}", argv))
+    elif base == "baseline":
         dep = Deployment(name, "baseline", ports)
         env = {
             "DJANGO_SETTINGS_MODULE": "baseline_site.settings",
             "PYTHONPATH": str(HERE / "baseline"),
             "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}"
             + ("" if as_is else CORE_LAYER_URL_QUERY),
+            "BASELINE_CONSUMER": change or "tutorial",
         }
         for i, port in enumerate(ports):
-            argv = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "baseline_site.asgi:application",
-            ]
-            starts.append(procs.start(f"baseline-{i}", argv, env=env, cwd=HERE / "baseline"))
-    else:
-        layer = name.split("-", 1)[1]
+            argv = daphne_argv(port, "baseline_site.asgi:application")
+            starts.append(procs.start(f"{tag}-{i}", argv, env=env, cwd=HERE / "baseline"))
+    elif base in ("product-core", "product-pubsub"):
+        layer = base.split("-", 1)[1]
         dep = Deployment(name, "product", ports)
+        env = product_env(layer, as_is=as_is)
+        app = "project.asgi:application"
+        if change:
+            env["PYTHONPATH"] += os.pathsep + str(HERE)
+            env["BENCH_PATCH"] = change
+            app = "product_patches:application"
         for i, port in enumerate(ports):
-            argv = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "project.asgi:application",
-            ]
-            env = product_env(layer, as_is=as_is)
-            starts.append(procs.start(f"{name}-{i}", argv, env=env, cwd=PRODUCT_DIR))
+            starts.append(
+                procs.start(f"{tag}-{i}", daphne_argv(port, app), env=env, cwd=PRODUCT_DIR)
+            )
+    else:
+        raise ValueError(f"unknown variant {name}")
     dep.pids = [p.pid for p in starts]
     dep.procs = starts
     return dep
@@ -588,9 +616,10 @@ class Bench:
         time.sleep(p.settle)
         before = {d.name: uss_kb(d.pids[0]) for d in deps}
         self.log(f"idle: connecting {p.idle_sockets} sockets to one replica of each variant")
-        many = self.gen.call(
-            cmd="connect_many", sets=sets("idle", p.idle_warmup, p.idle_warmup + p.idle_sockets)
-        )
+        idle_sets = sets("idle", p.idle_warmup, p.idle_warmup + p.idle_sockets)
+        for spec in idle_sets:
+            spec["deadline"] = p.idle_deadline
+        many = self.gen.call(cmd="connect_many", sets=idle_sets)
         time.sleep(2 * p.settle)
         for d, r in zip(deps, many["replies"], strict=True):
             after = uss_kb(d.pids[0])
@@ -598,6 +627,7 @@ class Bench:
                 self.notes.append(f"idle {d.name}: {r.get('error')}")
             self.idle[d.name] = {
                 "sockets": r["connected"],
+                "skipped": r.get("skipped", 0),
                 "failed": r.get("failed", 0),
                 "retries": r.get("retries", 0),
                 "connect_seconds": r["seconds"],
@@ -621,35 +651,38 @@ class Bench:
         return reply
 
     # -- load ------------------------------------------------------------------
-    def trial(self, w: Workload, v: str, deliveries_rate: float, kind: str) -> dict:
+    def trial(
+        self, w: Workload, v: str, deliveries_rate: float, kind: str, *, burst: int = 0
+    ) -> dict:
+        """One trial: open-loop sends at ``deliveries_rate`` for the profile's duration, or
+        (``burst``) that many messages written at once, spread over the rooms."""
         dep = self.deps[v]
         self.trial_id += 1
         rate = deliveries_rate / w.members  # messages per second over all rooms
         pg = postgres_pids() if dep.protocol == "product" else []
         c0 = {pid: cpu_seconds(pid) for pid in dep.pids}
         r0, g0, p0 = cpu_seconds(self.redis_pid), cpu_seconds(self.gen.pid), cpu_sum(pg)
+        m0 = machine_busy_seconds()
         t0 = time.monotonic()
-        reply = self.check(
-            self.gen.call(
-                cmd="run",
-                set=v,
-                rate=rate,
-                duration=self.profile.duration,
-                drain=self.profile.drain,
-                trial=self.trial_id,
-            ),
-            f"{v} trial",
-        )
+        if burst:
+            cmd = {"cmd": "burst", "count": burst, "drain": max(self.profile.drain, 10.0)}
+        else:
+            cmd = {"cmd": "run", "rate": rate, "duration": self.profile.duration}
+            cmd["drain"] = self.profile.drain
+        reply = self.check(self.gen.call(**cmd, set=v, trial=self.trial_id), f"{v} trial")
         wall = time.monotonic() - t0
         replicas = sum(cpu_seconds(pid) - c0[pid] for pid in dep.pids)
         redis_cpu = cpu_seconds(self.redis_pid) - r0
         server_cpu = replicas + redis_cpu
+        loadgen_cpu = cpu_seconds(self.gen.pid) - g0
+        pg_cpu = cpu_sum(pg) - p0
+        machine = machine_busy_seconds() - m0
         passed = (
             reply["delivered_unique"] == reply["expected"]
             and reply["p99_ms"] is not None
             and reply["p99_ms"] <= P99_TARGET_MS
         )
-        nominal = reply["messages"] / rate
+        nominal = reply["messages"] / rate if not burst else max(reply["total_seconds"], 1e-3)
         t = {
             "workload": w.name,
             "members": w.members,
@@ -667,8 +700,10 @@ class Bench:
                 "replicas_s": round(replicas, 3),
                 "redis_s": round(redis_cpu, 3),
                 "server_s": round(server_cpu, 3),
-                "postgres_s": round(cpu_sum(pg) - p0, 3),
-                "loadgen_s": round(cpu_seconds(self.gen.pid) - g0, 3),
+                "postgres_s": round(pg_cpu, 3),
+                "loadgen_s": round(loadgen_cpu, 3),
+                # everything else that ran meanwhile (other users of the machine)
+                "others_s": round(max(0.0, machine - server_cpu - loadgen_cpu - pg_cpu), 3),
                 "wall_s": round(wall, 3),
             },
             "deliveries_per_cpu_s": round(reply["delivered_unique"] / server_cpu, 1)
@@ -720,6 +755,11 @@ class Bench:
                 cmd="run", set=v, rate=min(20.0, w.rooms * 2.0), duration=0.5, drain=2.0, trial=0
             )
 
+        if p.fixed is not None:
+            self.run_fixed(w)
+            for v in self.variants:
+                self.gen.call(cmd="close", set=v)
+            return
         # The ladder, interleaved: every step runs each still-unsaturated variant in turn.
         active = list(self.variants)
         best: dict[str, float] = {}
@@ -751,6 +791,24 @@ class Bench:
                 self.trial(w, v, half, "compare")
         for v in self.variants:
             self.gen.call(cmd="close", set=v)
+
+    def run_fixed(self, w: Workload) -> None:
+        p = self.profile
+        n = 0
+        for _ in range(p.repeats):
+            for rate in p.fixed.get(w.name, []):
+                order = (
+                    self.variants[n % len(self.variants) :]
+                    + self.variants[: n % len(self.variants)]
+                )
+                n += 1
+                for v in order:
+                    self.trial(w, v, rate, "fixed")
+        count = (p.bursts or {}).get(w.name)
+        if count:
+            for v in self.variants:
+                self.trial(w, v, 0.0, "burst", burst=count)
+                time.sleep(1.0)
 
     # -- results ------------------------------------------------------------
     def results(self) -> dict:
@@ -830,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
     for v in args.variants:
-        if v not in ALL_VARIANTS:
+        if v.partition("+")[0] not in ALL_VARIANTS:
             parser.error(f"unknown variant {v}")
     profile = PROFILES[args.profile]
     if args.workloads:

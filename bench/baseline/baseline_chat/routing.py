@@ -1,7 +1,12 @@
+import os
+
 from django.urls import re_path
 
-from . import consumers
+from .variants import VARIANTS
+
+# The tutorial's consumer unless a benchmark experiment picks a variant.
+consumer = VARIANTS[os.environ.get("BASELINE_CONSUMER", "tutorial")]
 
 websocket_urlpatterns = [
-    re_path(r"ws/chat/(?P<room_name>[\w-]+)/$", consumers.ChatConsumer.as_asgi()),
+    re_path(r"ws/chat/(?P<room_name>[\w-]+)/$", consumer.as_asgi()),
 ]

@@ -1,0 +1,67 @@
+"""ASGI entry point for product experiments: the product's application with one change.
+
+Loaded instead of ``project.asgi:application`` when a benchmark variant name carries
+a ``+change`` suffix (``product-pubsub+hop``); ``BENCH_PATCH`` names the change. The
+product's own files are never edited. Changes:
+
+* ``hop``: Channels' stock ``AsyncConsumer.dispatch`` (one
+  ``sync_to_async(close_old_connections)`` thread hop per event) instead of the
+  product's override without it: hypothesis (a).
+* ``perrecipient``: room events carry the payload dict and every recipient's
+  ``chat_frame`` serialises it, instead of one encoded frame per event: hypothesis (b).
+* ``cap<N>``: RedisChannelLayer ``capacity`` N (channels-redis's default is 100):
+  hypothesis (d).
+"""
+
+import os
+
+from project.asgi import application  # noqa: F401  (sets Django up; served by daphne)
+
+PATCH = os.environ.get("BENCH_PATCH", "")
+
+
+def _hop() -> None:
+    from channels.consumer import AsyncConsumer
+
+    from chat.consumers import ChatConsumer
+
+    ChatConsumer.dispatch = AsyncConsumer.dispatch
+
+
+def _per_recipient() -> None:
+    from chat import events
+    from chat.consumers import ChatConsumer
+
+    def to_room(room, payload, *, message_id=0, exclude=""):
+        event = {"type": "chat.frame", "room_id": room.pk, "payload": payload}
+        if message_id:
+            event["message_id"] = message_id
+        if exclude:
+            event["exclude"] = exclude
+        events._send(events.room_group(room.pk), event)
+
+    forward = ChatConsumer.chat_frame
+
+    async def chat_frame(self, event):
+        if "payload" in event:
+            event = {**event, "frame": events.encode(event["payload"])}
+        await forward(self, event)
+
+    events.to_room = to_room
+    ChatConsumer.chat_frame = chat_frame
+
+
+def _capacity(n: int) -> None:
+    from django.conf import settings
+
+    settings.CHANNEL_LAYERS["default"].setdefault("CONFIG", {})["capacity"] = n
+
+
+if PATCH == "hop":
+    _hop()
+elif PATCH == "perrecipient":
+    _per_recipient()
+elif PATCH.startswith("cap"):
+    _capacity(int(PATCH[3:]))
+elif PATCH:
+    raise SystemExit(f"unknown BENCH_PATCH {PATCH!r}")
