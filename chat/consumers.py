@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import selectors, services, sessions, watchdog
+from chat import metrics, selectors, services, sessions, watchdog
 from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
@@ -65,6 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         sessions.ensure_maintenance_running()
         await self.send(text_data=encode(hello))
+        log.info("socket opened", extra={"user_id": user.pk})
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -93,6 +94,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
         except Exception:
             log.warning("closing the session failed; its presence expires", exc_info=True)
+        log.info("socket closed", extra={"user_id": self.user.pk, "code": code})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         ref = None
@@ -107,6 +109,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 raise ClientError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
             await command(self, frame, ref)
         except ClientError as error:
+            metrics.client_error(error.code)
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, ref)
         except Exception:
             # Not the client's fault (Redis or PostgreSQL away, or a bug): close cleanly,
@@ -338,6 +341,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event.get("exclude") == self.channel_name:
             return
         await self.send(text_data=event["frame"])
+        sent_at = event.get("sent_at")
+        if sent_at:
+            metrics.delivered(sent_at)
 
     async def chat_room_added(self, event: dict) -> None:
         await self._subscribe(event["room_id"])

@@ -12,14 +12,21 @@ forward; ``chat.close`` close the socket.
 """
 
 import json
+import logging
+import time
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.identity import user_payload
+from chat import metrics
 from chat.groups import room_group, user_group
 from chat.models import Membership, Message, Room
+
+log = logging.getLogger(__name__)
 
 # The close code the server uses when it ends a session (logout, deactivation).
 CLOSE_SESSION_ENDED = 4001
@@ -29,7 +36,8 @@ def encode(payload: dict) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def _send(group: str, event: dict) -> None:
+def _send(group: str, event: dict, kind: str) -> None:
+    metrics.event_fanned_out(kind)
     async_to_sync(get_channel_layer().group_send)(group, event)
 
 
@@ -37,13 +45,14 @@ def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = ""
     event = {"type": "chat.frame", "room_id": room.pk, "frame": encode(payload)}
     if message_id:
         event["message_id"] = message_id
+        event["sent_at"] = time.time()  # for the delivery latency metric
     if exclude:
         event["exclude"] = exclude
-    _send(room_group(room.pk), event)
+    _send(room_group(room.pk), event, payload["type"])
 
 
 def to_user(user_id: int, payload: dict) -> None:
-    _send(user_group(user_id), {"type": "chat.frame", "frame": encode(payload)})
+    _send(user_group(user_id), {"type": "chat.frame", "frame": encode(payload)}, payload["type"])
 
 
 def message_created(message: Message) -> None:
@@ -88,6 +97,7 @@ def room_added(user: AbstractBaseUser, room: Room) -> None:
     _send(
         user_group(user.pk),
         {"type": "chat.room_added", "room_id": room.pk, "frame": encode(frame)},
+        "room_added",
     )
 
 
@@ -96,6 +106,7 @@ def room_removed(user_id: int, room: Room) -> None:
     _send(
         user_group(user_id),
         {"type": "chat.room_removed", "room_id": room.pk, "frame": encode(frame)},
+        "room_removed",
     )
 
 
@@ -135,4 +146,28 @@ def sessions_close(user_id: int, *, session_key: str = "") -> None:
     event = {"type": "chat.close", "code": CLOSE_SESSION_ENDED}
     if session_key:
         event["session_key"] = session_key
-    _send(user_group(user_id), event)
+    _send(user_group(user_id), event, "close")
+
+
+def mention_notify(message: Message) -> None:
+    """Queue the @mention emails for the background worker (embedded: send them now).
+
+    Never raises: a notification that cannot be queued must not fail the post.
+    """
+    if "@" not in message.body or not settings.CHAT_MENTION_EMAILS:
+        return
+    from chat.workers import NOTIFY_CHANNEL
+
+    job = {"type": "mention.notify", "message_id": message.id}
+    try:
+        if settings.REDIS_URL:
+            async_to_sync(get_channel_layer("worker").send)(NOTIFY_CHANNEL, job)
+        else:
+            from chat.notifications import mention_notify as notify_now
+
+            notify_now(message_id=message.id)
+    except ChannelFull:
+        metrics.CHANNEL_LAYER_DROPS.labels("channel_full").inc()
+        log.warning("worker queue full: mention emails dropped", extra={"message_id": message.id})
+    except Exception:
+        log.exception("could not queue mention emails", extra={"message_id": message.id})

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.services import profile_ensure
-from chat import events, ratelimit
+from chat import events, metrics, ratelimit
 from chat.errors import ClientError
 from chat.models import Membership, Message, Room
 from chat.rendering import render_markdown
@@ -269,6 +269,7 @@ def message_post(
                 events.message_created(existing)
             return existing, False
     if not ratelimit.take_post_token(user.pk):
+        metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
     try:
         with transaction.atomic():
@@ -279,7 +280,9 @@ def message_post(
             )
             Room.objects.filter(pk=room.pk).update(last_message_id=message.id)
             room.last_message_id = message.id
+            _on_commit(metrics.MESSAGES_ACCEPTED.inc)
             _on_commit(events.message_created, message)
+            _on_commit(events.mention_notify, message)
     except IntegrityError:
         existing = Message.objects.filter(author=user, client_id=client_id).first()
         if existing is None:

@@ -7,14 +7,20 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.handshake import HandshakeAuthMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.workers import NOTIFY_CHANNEL, NotifyConsumer  # noqa: E402
+from project.logging import RequestContextMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": HandshakeAuthMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+application = RequestContextMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": HandshakeAuthMiddleware(URLRouter(websocket_urlpatterns)),
+            # Background jobs: `manage.py runworker chat-notify --layer worker`.
+            "channel": ChannelNameRouter({NOTIFY_CHANNEL: NotifyConsumer.as_asgi()}),
+        }
+    )
 )

@@ -26,6 +26,8 @@ else:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0 (production)."
         ) from exc
+    if not SECRET_KEY.strip():
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must not be empty.")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS",
@@ -101,6 +103,8 @@ ACCOUNT_RATE_LIMITS = {
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First: probes are answered before host validation and the HTTPS redirect.
+    "project.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
     "project.middleware.AsyncWhiteNoiseMiddleware",
@@ -169,7 +173,21 @@ if REDIS_URL:
                 "prefix": f"{KEY_PREFIX}:asgi",
                 **({"capacity": 1000} if CHANNEL_LAYER != "pubsub" else {}),
             },
-        }
+        },
+        # Background jobs (chat/workers.py) need a queue that waits for the
+        # worker: pub/sub forgets a message nobody listens to, so this alias is
+        # always the list-based layer. Jobs wait up to WORKER_QUEUE_EXPIRY_SECS.
+        "worker": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # Above the layer's 5 s blocking pop: redis-py 8 defaults reads to
+                # 5 s, which fails every idle pop (django/channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"{KEY_PREFIX}:worker",
+                "expiry": env.int("WORKER_QUEUE_EXPIRY_SECS", 60 * 60),
+                "capacity": env.int("WORKER_QUEUE_CAPACITY", 10_000),
+            },
+        },
     }
     CACHES = {
         "default": {
@@ -204,6 +222,19 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a one-way commitment for the whole domain: opt in only.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# OPERATIONS: metrics, background worker
+# ------------------------------------------------------------------------------
+# /metrics answers these addresses (CIDRs allowed), or anyone with the token.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Email offline users who were @mentioned (runworker chat-notify, chat/workers.py).
+CHAT_MENTION_EMAILS = env.bool("CHAT_MENTION_EMAILS", True)
+# The public address of the app, for links in emails.
+CHAT_SITE_URL = env.str("CHAT_SITE_URL", default="http://localhost:8000")
 
 # CHAT
 # ------------------------------------------------------------------------------
@@ -228,7 +259,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "line": {
+            "()": "project.logging.LineFormatter",
+            "style_name": env.str("LOG_FORMAT", "text" if DEBUG else "json"),
+        },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},

@@ -1,8 +1,9 @@
 """Real servers for tests: daphne replicas on the tests' PostgreSQL and Redis.
 
-Replicas run ``daphne project.asgi:application`` in their own processes, on
-the test database pytest-django created (so transactional tests' rows are
-visible to them) and the tests' Redis database and key prefix.
+Replicas run ``python -m project.serve project.asgi:application`` (daphne with
+a graceful shutdown) in their own processes, on the test database
+pytest-django created (so transactional tests' rows are visible to them) and
+the tests' Redis database and key prefix.
 """
 
 import os
@@ -74,7 +75,8 @@ class Replica:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self) -> "Replica":
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        # project.serve is daphne with a graceful SIGTERM (close frames, disconnect()).
+        command = [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "project.asgi:application"],

@@ -1,0 +1,135 @@
+"""Structured logs: one line per event, with the request or socket it belongs to.
+
+``LineFormatter`` writes each record as one JSON object (``LOG_FORMAT=json``,
+the production default) or as ``key=value`` pairs (``LOG_FORMAT=text``, the
+development default). ``RequestContextMiddleware`` wraps the ASGI application:
+it gives every HTTP request a ``request_id`` and every WebSocket a
+``socket_id`` (the ``X-Request-ID`` the load balancer set, else a new one),
+which every log line written while serving it carries, and logs one access
+line per HTTP request.
+"""
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+log_context: ContextVar[dict[str, str] | None] = ContextVar("log_context", default=None)
+
+access_log = logging.getLogger("chat.access")
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Probes and scrapes arrive every few seconds; they are logged at DEBUG.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class LineFormatter(logging.Formatter):
+    """Format a record as one line: JSON (``style_name="json"``) or key=value pairs."""
+
+    def __init__(self, style_name: str = "json", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.json = style_name == "json"
+
+    def fields(self, record: logging.LogRecord) -> dict:
+        fields = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields.update(log_context.get() or {})
+        for name, value in vars(record).items():
+            if name not in _STANDARD_ATTRS and not name.startswith("_"):
+                fields[name] = value
+        if record.exc_info:
+            fields["exc"] = self.formatException(record.exc_info)
+        return fields
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = self.fields(record)
+        if self.json:
+            return json.dumps(fields, default=str, ensure_ascii=False)
+        return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+
+
+def _logfmt(value: object) -> str:
+    text = str(value)
+    if text and not any(c in text for c in ' "=\n\t'):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _header(scope: dict, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def request_id_of(scope: dict) -> str:
+    """The load balancer's X-Request-ID if it is sane, else a new id."""
+    given = _header(scope, b"x-request-id")
+    return given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """ASGI middleware: a request or socket id for the log lines, and an access log.
+
+    WebSocket traffic is not wrapped frame by frame: only the id is set, so the
+    hot path pays nothing. HTTP responses carry the id back as X-Request-ID.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind == "websocket":
+            token = log_context.set({"socket_id": request_id_of(scope)})
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                log_context.reset(token)
+        if kind != "http":
+            return await self.app(scope, receive, send)
+        request_id = request_id_of(scope)
+        token = log_context.set({"request_id": request_id})
+        started = time.monotonic()
+        status = 0
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            access_log.log(
+                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                "request",
+                extra={
+                    "method": scope.get("method", ""),
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "client": (scope.get("client") or ("",))[0],
+                },
+            )
+            log_context.reset(token)

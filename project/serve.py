@@ -1,0 +1,207 @@
+"""Run daphne with a graceful shutdown: ``python -m project.serve [daphne options] app``.
+
+Plain daphne stops on SIGTERM by cancelling every application: its sockets
+are dropped without a close frame and ``disconnect()`` never runs, so presence
+lingers until the sweep and clients only notice when their next ping fails.
+Here SIGTERM (or SIGINT) drains the replica instead:
+
+1. ``/readyz`` answers 503 and the listening sockets close, so the load
+   balancer sends new connections to the other replicas;
+2. every WebSocket gets a close frame with 1012 (service restart), so clients
+   reconnect through the load balancer at once and catch up from their cursor;
+   when the close handshake completes, the consumer's ``disconnect()`` runs;
+3. in-flight HTTP requests finish, and the process exits once nothing is left,
+   or after ``--shutdown-timeout`` seconds (then what remains is cancelled: a
+   long poll cut before its response headers is retried by nginx elsewhere).
+
+A second signal stops at once. Every daphne option works as usual.
+"""
+
+# daphne.server installs Twisted's asyncio reactor; it must be imported first.
+# isort: off
+import daphne.server
+
+# isort: on
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+from autobahn.websocket.protocol import WebSocketProtocol
+from daphne.cli import CommandLineInterface
+from twisted.internet import defer, reactor
+
+log = logging.getLogger("chat.serve")
+
+# 1012 "Service Restart": the server is restarting, reconnect (RFC 6455 registry).
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_REASON = b"server restarting"
+DEFAULT_SHUTDOWN_TIMEOUT_SECS = 10.0
+DRAIN_POLL_SECS = 0.05
+
+
+async def _dropped() -> None:
+    """What a send to a socket that is already closing turns into."""
+
+
+class GracefulServer(daphne.server.Server):
+    """daphne's Server with SIGTERM/SIGINT handled by draining (see the module docstring)."""
+
+    def __init__(
+        self,
+        *args,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        close_code: int = CLOSE_SERVICE_RESTART,
+        **kwargs,
+    ) -> None:
+        kwargs["signal_handlers"] = False
+        kwargs["ready_callable"] = self._install_signal_handlers
+        super().__init__(*args, **kwargs)
+        self.shutdown_timeout = shutdown_timeout
+        self.close_code = close_code
+        self.ports: list = []
+        self.draining = False
+        self.drain_deadline = 0.0
+        self.drain_started = 0.0
+
+    def listen_success(self, port) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_event_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.drain, signum)
+
+    def handle_reply(self, protocol, message: dict):
+        # A frame for a socket whose close handshake has begun is dropped; daphne
+        # would pass it to autobahn, which raises, and the consumer would crash
+        # before its disconnect() runs.
+        if message["type"] == "websocket.send" and protocol.state in (
+            WebSocketProtocol.STATE_CLOSING,
+            WebSocketProtocol.STATE_CLOSED,
+        ):
+            return _dropped()
+        return super().handle_reply(protocol, message)
+
+    # Draining
+    # --------------------------------------------------------------------------
+
+    def drain(self, signum: int = signal.SIGTERM) -> None:
+        """Stop accepting, close every socket with the restart code, wait, then stop."""
+        if self.draining:
+            log.warning("second signal: stopping now")
+            self.stop()
+            return
+        from project.health import mark_draining
+
+        self.draining = True
+        self.drain_started = time.monotonic()
+        self.drain_deadline = self.drain_started + self.shutdown_timeout
+        mark_draining()
+        open_now = [p for p, d in self.connections.items() if "disconnected" not in d]
+        sockets = sum(isinstance(p, WebSocketProtocol) for p in open_now)
+        log.info(
+            "draining",
+            extra={
+                "signal": signal.Signals(signum).name,
+                "sockets": sockets,
+                "requests": len(open_now) - sockets,
+                "timeout_s": self.shutdown_timeout,
+            },
+        )
+        # Whatever happens while draining, the process stops by the deadline.
+        reactor.callLater(self.shutdown_timeout + 1, self.stop)
+        for port in self.ports:
+            port.stopListening()
+        self._drain_tick()
+
+    def _close_open_sockets(self) -> None:
+        for protocol in list(self.connections):
+            if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN:
+                # Not serverClose()/sendClose(): autobahn lets applications use only
+                # 1000 and 3000-4999, while 1012 is the registered code for this.
+                protocol.sendCloseFrame(code=self.close_code, reasonUtf8=CLOSE_REASON)
+
+    def _busy(self) -> int:
+        """Connections whose client is still attached or whose application still runs."""
+        busy = 0
+        for details in self.connections.values():
+            application = details.get("application_instance")
+            if "disconnected" not in details or (application and not application.done()):
+                busy += 1
+        return busy
+
+    def _drain_tick(self) -> None:
+        # Sockets still in their handshake are closed as soon as they open.
+        try:
+            self._close_open_sockets()
+        except Exception:
+            log.exception("could not close every socket")
+        busy = self._busy()
+        if busy and time.monotonic() < self.drain_deadline:
+            reactor.callLater(DRAIN_POLL_SECS, self._drain_tick)
+            return
+        log.info(
+            "drained" if not busy else "shutdown timeout: cancelling what is left",
+            extra={
+                "left": busy,
+                "elapsed_s": round(time.monotonic() - self.drain_started, 2),
+            },
+        )
+        self.stop()
+
+    def kill_all_applications(self):
+        """daphne's, tolerant of connections whose application already finished."""
+        pending = []
+        for details in self.connections.values():
+            application = details.get("application_instance")
+            if application is not None and not application.done():
+                application.cancel()
+                pending.append(application)
+        if pending:
+            log.info("cancelled %d application instances", len(pending))
+        waiting = defer.Deferred.fromFuture(asyncio.gather(*pending))
+        waiting.addErrback(lambda _: None)
+        return waiting
+
+
+class GracefulCommandLineInterface(CommandLineInterface):
+    """daphne's command line, serving with GracefulServer; adds --shutdown-timeout."""
+
+    server_class = GracefulServer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            default=DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            help="Seconds to drain sockets and requests on SIGTERM before exiting anyway.",
+        )
+
+    def run(self, args: list[str]) -> None:
+        parsed, _ = self.parser.parse_known_args(args)
+        server_class = self.server_class
+
+        def make_server(**kwargs) -> GracefulServer:
+            if not parsed.access_log:
+                # project.logging writes the access log, with request ids.
+                kwargs["action_logger"] = None
+            return server_class(shutdown_timeout=parsed.shutdown_timeout, **kwargs)
+
+        self.server_class = make_server
+        try:
+            super().run(args)
+        finally:
+            self.server_class = server_class
+
+
+def main() -> None:
+    GracefulCommandLineInterface().run(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
