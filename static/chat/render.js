@@ -198,7 +198,8 @@ export class MessageList {
       return h("li", { class: "unread-marker", role: "separator", "aria-label": "New messages" },
         h("span", { "aria-hidden": "true" }, "New messages"));
     }
-    const el = h("li", { class: "msg" });
+    // tabindex=-1: a tap on a touch screen focuses the message and shows its actions.
+    const el = h("li", { class: "msg", tabindex: "-1" });
     el._state = {};
     return el;
   }
