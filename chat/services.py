@@ -55,6 +55,8 @@ def room_create(
         raise ClientError("invalid", "name must be 1-100 characters.")
     if len(topic or "") > 250:
         raise ClientError("invalid", "topic must be at most 250 characters.")
+    if "\x00" in name or "\x00" in (topic or ""):
+        raise ClientError("invalid", "name and topic must not contain NUL characters.")
     if Room.objects.filter(slug=slug).exists():
         raise ClientError("conflict", f"A room with the slug '{slug}' already exists.")
     room = Room.objects.create(slug=slug, name=name, topic=topic or "", kind=kind, creator=creator)
@@ -99,6 +101,8 @@ def _require_moderator(*, user: AbstractBaseUser, room: Room) -> None:
 def _active_user(username: object) -> AbstractBaseUser:
     if not isinstance(username, str) or not username:
         raise ClientError("invalid", "username is required.")
+    if "\x00" in username:  # PostgreSQL refuses NUL in text; no username has one
+        raise ClientError("not_found", "No such user.")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise ClientError("not_found", "No such user.")
@@ -129,7 +133,7 @@ def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
         raise ClientError("forbidden", "Direct conversations have exactly two members.")
     _require_moderator(user=by, room=room)
     target = None
-    if isinstance(username, str) and username:
+    if isinstance(username, str) and username and "\x00" not in username:
         target = get_user_model().objects.filter(username=username).first()
     membership = membership_of(user=target, room=room) if target else None
     if membership is None:
@@ -167,12 +171,12 @@ def room_update(
     _require_moderator(user=by, room=room)
     if name is not None:
         name = name.strip() if isinstance(name, str) else ""
-        if not name or len(name) > 100:
-            raise ClientError("invalid", "name must be 1-100 characters.")
+        if not name or len(name) > 100 or "\x00" in name:
+            raise ClientError("invalid", "name must be 1-100 characters, without NUL.")
         room.name = name
     if topic is not None:
-        if not isinstance(topic, str) or len(topic) > 250:
-            raise ClientError("invalid", "topic must be at most 250 characters.")
+        if not isinstance(topic, str) or len(topic) > 250 or "\x00" in topic:
+            raise ClientError("invalid", "topic must be at most 250 characters, without NUL.")
         room.topic = topic
     room.save(update_fields=["name", "topic"])
     _on_commit(events.room_updated, room)
@@ -254,7 +258,11 @@ def message_post(
     body = _clean_body(body)
     if client_id is None:
         client_id = ""
-    if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX_LENGTH:
+    if (
+        not isinstance(client_id, str)
+        or len(client_id) > CLIENT_ID_MAX_LENGTH
+        or "\x00" in client_id
+    ):
         raise ClientError(
             "invalid", f"client_id must be a string of at most {CLIENT_ID_MAX_LENGTH}."
         )

@@ -67,6 +67,10 @@ class GracefulServer(daphne.server.Server):
         self.drain_started = 0.0
 
     def listen_success(self, port) -> None:
+        # A frame over --websocket_max_message_size (1 MiB) or a protocol error ends
+        # the socket with a close frame (1009, 1002...), not a dropped TCP connection
+        # that clients cannot tell from a crash (tests/faults/test_frame_fuzz.py).
+        self.ws_factory.setProtocolOptions(failByDrop=False)
         self.ports.append(port)
         super().listen_success(port)
 
