@@ -79,14 +79,16 @@ class Profile:
     fixed: dict[str, list[float]] | None = None
     repeats: int = 1
     bursts: dict[str, int] | None = None
+    burst_variants: list[str] | None = None  # None: every variant
+    burst_drain: float = 10.0
 
 
 PROFILES = {
     "full": Profile(
         workloads=[
-            Workload("room2", 2, 100, 200.0),
-            Workload("room50", 50, 10, 1000.0),
-            Workload("room500", 500, 1, 1000.0),
+            Workload("room2", 2, 100, 50.0),
+            Workload("room50", 50, 10, 250.0),
+            Workload("room500", 500, 1, 500.0),
         ],
         steps=7,
         refine=True,
@@ -106,8 +108,11 @@ PROFILES = {
         idle_warmup=20,
         compare=False,
     ),
-    "hypotheses": Profile(  # python bench/run.py --profile hypotheses --variants ...
-        workloads=[Workload("room500", 500, 1, 1000.0), Workload("room50", 50, 10, 1000.0)],
+    # python bench/run.py --profile hypotheses --out bench/results/hypotheses --variants
+    #   baseline,baseline+nohop,baseline+once,product-pubsub,product-pubsub+hop,
+    #   product-pubsub+perrecipient,product-core,product-core+cap100
+    "hypotheses": Profile(
+        workloads=[Workload("room500", 500, 1, 500.0)],
         steps=0,
         refine=False,
         duration=4.0,
@@ -115,9 +120,11 @@ PROFILES = {
         idle_sockets=0,
         idle_warmup=0,
         compare=False,
-        fixed={"room500": [1000.0, 2000.0], "room50": [1000.0, 2000.0]},
+        fixed={"room500": [500.0, 1000.0]},
         repeats=2,
-        bursts={"room500": 20, "room50": 300},
+        bursts={"room500": 150},
+        burst_variants=["baseline", "product-core", "product-core+cap100", "product-pubsub"],
+        burst_drain=45.0,
     ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
@@ -389,6 +396,8 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
             "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB_BASELINE}"
             + ("" if as_is else CORE_LAYER_URL_QUERY),
             "BASELINE_CONSUMER": change or "tutorial",
+            # Deployments sharing a Redis DB must not share groups: a prefix of their own.
+            "BASELINE_PREFIX": "bench-" + tag,
         }
         for i, port in enumerate(ports):
             argv = daphne_argv(port, "baseline_site.asgi:application")
@@ -397,6 +406,7 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
         layer = base.split("-", 1)[1]
         dep = Deployment(name, "product", ports)
         env = product_env(layer, as_is=as_is)
+        env["REDIS_KEY_PREFIX"] = "bench-" + tag  # groups, presence and cache of its own
         app = "project.asgi:application"
         if change:
             env["PYTHONPATH"] += os.pathsep + str(HERE)
@@ -665,7 +675,7 @@ class Bench:
         m0 = machine_busy_seconds()
         t0 = time.monotonic()
         if burst:
-            cmd = {"cmd": "burst", "count": burst, "drain": max(self.profile.drain, 10.0)}
+            cmd = {"cmd": "burst", "count": burst, "drain": self.profile.burst_drain}
         else:
             cmd = {"cmd": "run", "rate": rate, "duration": self.profile.duration}
             cmd["drain"] = self.profile.drain
@@ -712,6 +722,7 @@ class Bench:
             "passed": passed,
             **{k: reply[k] for k in reply if k != "ok"},
         }
+        self.note_stragglers(v, reply)
         self.trials.append(t)
         self.log(
             f"{w.name:8s} {v:15s} {deliveries_rate:9.0f}/s offered  "
@@ -723,6 +734,18 @@ class Bench:
         )
         time.sleep(min(0.3, self.profile.settle))
         return t
+
+    def note_stragglers(self, v: str, reply: dict) -> None:
+        """Late deliveries of the variant's previous trial (after its drain window): the
+        trial's ``delivered_eventually`` tells late from lost."""
+        prev = reply.get("previous_trial")
+        if prev is None:
+            return
+        for t in self.trials:
+            if t["trial"] == prev:
+                t["late_after_drain"] = reply.get("previous_late_unique", 0)
+                t["delivered_eventually"] = t["delivered_unique"] + t["late_after_drain"]
+                return
 
     def run_workload(self, w: Workload) -> None:
         p = self.profile
@@ -757,8 +780,7 @@ class Bench:
 
         if p.fixed is not None:
             self.run_fixed(w)
-            for v in self.variants:
-                self.gen.call(cmd="close", set=v)
+            self.close_sets()
             return
         # The ladder, interleaved: every step runs each still-unsaturated variant in turn.
         active = list(self.variants)
@@ -789,7 +811,12 @@ class Bench:
             half = floor_sat / 2
             for v in self.variants:
                 self.trial(w, v, half, "compare")
+        self.close_sets()
+
+    def close_sets(self) -> None:
+        time.sleep(self.profile.drain)  # let the last trials' stragglers arrive
         for v in self.variants:
+            self.note_stragglers(v, self.gen.call(cmd="stragglers", set=v))
             self.gen.call(cmd="close", set=v)
 
     def run_fixed(self, w: Workload) -> None:
@@ -807,6 +834,8 @@ class Bench:
         count = (p.bursts or {}).get(w.name)
         if count:
             for v in self.variants:
+                if p.burst_variants is not None and v not in p.burst_variants:
+                    continue
                 self.trial(w, v, 0.0, "burst", burst=count)
                 time.sleep(1.0)
 

@@ -35,7 +35,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/10")],
-            "prefix": "bench-baseline",
+            "prefix": os.environ.get("BASELINE_PREFIX", "bench-baseline"),
         },
     }
 }
