@@ -21,6 +21,8 @@ a generated secret key) lives in --dir (default .cluster/).
 import argparse
 import contextlib
 import ctypes
+import fcntl
+import hashlib
 import os
 import secrets
 import signal
@@ -28,6 +30,7 @@ import socket
 import string
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -93,6 +96,22 @@ def cluster_env(args: argparse.Namespace, directory: Path) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     return {**defaults, **os.environ}
+
+
+def static_fingerprint(env: dict[str, str]) -> str:
+    """What collectstatic's output depends on: static sources, packages, the storage (DEBUG)."""
+    skip = {".venv", ".git", ".cluster", "staticfiles", "media", "node_modules", "tests"}
+    digest = hashlib.sha256(f"debug={env['DJANGO_DEBUG']}\n".encode())
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = sorted(d for d in subdirectories if d not in skip)
+        if "static" not in Path(directory).relative_to(ROOT).parts:
+            continue
+        for name in sorted(files):
+            stat = (Path(directory) / name).stat()
+            digest.update(f"{directory}/{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    packages = Path(sysconfig.get_paths()["purelib"])
+    digest.update(" ".join(sorted(p.name for p in packages.glob("*.dist-info"))).encode())
+    return digest.hexdigest()
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -233,18 +252,28 @@ class Cluster:
         check_services(self.env)
         if self.env["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
             ensure_database(self.env["DATABASE_URL"])
-        say(f"migrating the database; collecting static files into {self.env['STATIC_ROOT']}")
-        # Independent, so side by side: each is mostly Django starting up.
-        running = [
-            subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env)
-            for command in (
-                ("migrate", "--noinput", "-v", "0"),
-                ("collectstatic", "--noinput", "-v", "0"),
-            )
-        ]
-        for process in running:
-            if process.wait() != 0:
-                raise subprocess.CalledProcessError(process.returncode, process.args)
+        static_root = Path(self.env["STATIC_ROOT"])
+        static_root.mkdir(parents=True, exist_ok=True)
+        with (static_root / ".collect.lock").open("w") as lock:
+            # One collectstatic at a time into a static root several clusters share.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            fingerprint = static_fingerprint(self.env)
+            stamp = static_root / ".collected"
+            commands = [("migrate", "--noinput", "-v", "0")]
+            if stamp.exists() and stamp.read_text() == fingerprint:
+                say(f"migrating the database (static files in {static_root} are up to date)")
+            else:
+                say(f"migrating the database; collecting static files into {static_root}")
+                commands.append(("collectstatic", "--noinput", "-v", "0"))
+            # Independent, so side by side: each is mostly Django starting up.
+            running = [
+                subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env)
+                for command in commands
+            ]
+            for process in running:
+                if process.wait() != 0:
+                    raise subprocess.CalledProcessError(process.returncode, process.args)
+            stamp.write_text(fingerprint)
 
     def replica(self, number: int, port: int) -> Child:
         command = [

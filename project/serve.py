@@ -11,8 +11,12 @@ Here SIGTERM (or SIGINT) drains the replica instead:
    reconnect through the load balancer at once and catch up from their cursor;
    when the close handshake completes, the consumer's ``disconnect()`` runs;
 3. in-flight HTTP requests finish, and the process exits once nothing is left,
-   or after ``--shutdown-timeout`` seconds (then what remains is cancelled: a
-   long poll cut before its response headers is retried by nginx elsewhere).
+   or after ``--shutdown-timeout`` seconds (then what remains is cancelled).
+   A GET still waiting for its response after a short grace is a long poll:
+   its connection is closed before any header, so nginx retries it on another
+   replica (it retries idempotent requests nothing was answered to) and the
+   client never notices; a direct client sees the connection drop and polls
+   again.
 
 A second signal stops at once. Every daphne option works as usual.
 """
@@ -31,6 +35,7 @@ import time
 
 from autobahn.websocket.protocol import WebSocketProtocol
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import WebRequest
 from twisted.internet import defer, reactor
 
 log = logging.getLogger("chat.serve")
@@ -40,6 +45,9 @@ CLOSE_SERVICE_RESTART = 1012
 CLOSE_REASON = b"server restarting"
 DEFAULT_SHUTDOWN_TIMEOUT_SECS = 10.0
 DRAIN_POLL_SECS = 0.05
+# How long a GET may still run after the sockets closed before it is cut (a
+# long poll waits up to 30 s; a page or an API read takes milliseconds).
+IDEMPOTENT_GRACE_SECS = 1.0
 
 
 async def _dropped() -> None:
@@ -129,6 +137,20 @@ class GracefulServer(daphne.server.Server):
                 # 1000 and 3000-4999, while 1012 is the registered code for this.
                 protocol.sendCloseFrame(code=self.close_code, reasonUtf8=CLOSE_REASON)
 
+    def _cut_waiting_reads(self) -> None:
+        cut = 0
+        for protocol, details in list(self.connections.items()):
+            if (
+                isinstance(protocol, WebRequest)
+                and "disconnected" not in details
+                and protocol.method in (b"GET", b"HEAD")
+                and not protocol._response_started
+            ):
+                protocol.loseConnection()
+                cut += 1
+        if cut:
+            log.info("cut waiting reads; the load balancer retries them", extra={"requests": cut})
+
     def _busy(self) -> int:
         """Connections whose client is still attached or whose application still runs."""
         busy = 0
@@ -142,8 +164,10 @@ class GracefulServer(daphne.server.Server):
         # Sockets still in their handshake are closed as soon as they open.
         try:
             self._close_open_sockets()
+            if time.monotonic() - self.drain_started >= IDEMPOTENT_GRACE_SECS:
+                self._cut_waiting_reads()
         except Exception:
-            log.exception("could not close every socket")
+            log.exception("could not close every connection")
         busy = self._busy()
         if busy and time.monotonic() < self.drain_deadline:
             reactor.callLater(DRAIN_POLL_SECS, self._drain_tick)

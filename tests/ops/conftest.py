@@ -124,7 +124,10 @@ def cluster(django_db_setup, tmp_path_factory) -> ClusterProcess:
     from django.conf import settings
 
     database_name = settings.DATABASES["default"]["NAME"]
-    env = replica_env(database_name, DJANGO_DEBUG="0")
+    # Static files are collected once and shared with `make cluster` (the cluster
+    # skips collectstatic while they are up to date).
+    static_root = str(ROOT / ".cluster" / "static")
+    env = replica_env(database_name, DJANGO_DEBUG="0", STATIC_ROOT=static_root)
     running = ClusterProcess(env, tmp_path_factory.mktemp("cluster"))
     try:
         running.wait_for_line(r"chat is up at ", timeout=CLUSTER_START_TIMEOUT_SECS)

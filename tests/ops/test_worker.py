@@ -1,0 +1,94 @@
+"""The background worker: @mentions are emailed to members who are offline."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chat import presence
+from chat.notifications import mention_notify, mentioned_usernames
+from chat.services import message_post
+from tests.support.servers import ROOT, replica_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WORKER_TIMEOUT_SECS = 30
+
+
+def test_mentions_are_usernames_after_an_at_sign_not_email_addresses():
+    names = mentioned_usernames("hi @bob, ask @carol. or write to dave@example.com (@erin)")
+    assert {"bob", "carol", "erin"} <= names
+    assert not names & {"dave", "example.com", "dave@example.com"}
+
+
+def test_only_offline_members_with_an_address_are_emailed(make_user, default_room, mailoutbox):
+    alice, bob, carol, erin = (make_user(name) for name in ("alice", "bob", "carol", "erin"))
+    make_user("dave").memberships.all().delete()  # not in the room
+    erin.email = ""
+    erin.save()
+    presence.backend().connect(carol.pk, "carols-tab")  # carol is online
+    message, _ = message_post(
+        user=alice, room=default_room, body="@bob @carol @dave @erin @alice see this", client_id=""
+    )
+    mailoutbox.clear()  # embedded mode may already have sent; count one run only
+
+    assert mention_notify(message_id=message.id) == ["bob"]
+    (email,) = mailoutbox
+    assert email.to == ["bob@example.com"]
+    assert email.subject == "alice mentioned you in #General"
+    assert "see this" in email.body
+    assert "/#/r/general" in email.body
+
+
+def test_a_deleted_message_notifies_nobody(make_user, default_room, mailoutbox):
+    alice, _ = make_user("alice"), make_user("bob")
+    message, _ = message_post(user=alice, room=default_room, body="@bob gone", client_id="")
+    message.deleted = True
+    message.save()
+    assert mention_notify(message_id=message.id) == []
+
+
+def test_the_worker_process_emails_a_mention_queued_before_it_started(
+    make_user, default_room, tmp_path
+):
+    """`runworker chat-notify`: a job waits in Redis until a worker takes it."""
+    from django.db import connection
+
+    alice, _ = make_user("alice"), make_user("bob")
+    message_post(user=alice, room=default_room, body="@bob the build is green", client_id="")
+
+    outbox = tmp_path / "outbox"
+    # django-environ drops one slash of the path: four make it absolute.
+    env = replica_env(connection.settings_dict["NAME"], EMAIL_URL=f"filemail:///{outbox}")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "runworker", "chat-notify", "--layer", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        emails = wait_for_files(outbox, worker)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0]
+    assert len(emails) == 1, output
+    text = emails[0].read_text()
+    assert "To: bob@example.com" in text
+    assert "Subject: alice mentioned you in #General" in text
+    assert "the build is green" in text
+
+
+def wait_for_files(directory: Path, process: subprocess.Popen) -> list[Path]:
+    """The emails written, once there are some (none if the worker exits or times out)."""
+    deadline = time.monotonic() + WORKER_TIMEOUT_SECS
+    while time.monotonic() < deadline and process.poll() is None:
+        if directory.exists() and any(directory.glob("*.log")):
+            time.sleep(0.5)  # let a second, wrong email show up if there is one
+            return sorted(directory.glob("*.log"))
+        time.sleep(0.2)
+    return []
