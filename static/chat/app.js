@@ -565,7 +565,8 @@ document.addEventListener("keydown", (event) => {
 // Clicking a room in the sidebar: hash routing, focus the composer afterwards.
 byId("sidebar").addEventListener("click", (event) => {
   const link = event.target.closest("a.room-link");
-  if (!link) return;
+  // Let modified clicks (new tab, new window) do what the browser does.
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
   history.pushState(null, "", roomHref(link.dataset.slug));
   openRoom(link.dataset.slug, { focus: true });
@@ -574,6 +575,7 @@ addEventListener("popstate", route);
 addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") markReadSoon();
+  schedule({ sidebar: true }); // the title counts the open room only while the tab is hidden
 });
 
 fillIcons();

@@ -71,7 +71,7 @@ export class Composer {
   setRoom(room) {
     const name = room ? (room.kind === "direct" ? room.name : `#${room.name}`) : "";
     setText(this.label, room ? `Message ${name}` : "Message");
-    this.input.placeholder = room ? `Message ${name}` : "Message";
+    this.input.placeholder = !room ? "Message" : room.archived ? "This room is archived: read only" : `Message ${name}`;
     this.input.value = room?.draft || "";
     this.input.disabled = !room || room.archived;
     this.lastTypingAt = 0;

@@ -77,7 +77,8 @@ export class Sidebar {
       this.invite.hidden = room.kind === "direct";
       this.leave.hidden = room.kind === "direct";
     }
-    const total = store.totalUnread() - (room?.unread || 0);
+    const hidden = document.visibilityState !== "visible";
+    const total = store.totalUnread() - (hidden ? 0 : room?.unread || 0);
     document.title = `${total > 0 ? `(${total}) ` : ""}${room ? room.name : "Chat"} · Chat`;
   }
 }
