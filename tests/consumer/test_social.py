@@ -546,3 +546,76 @@ async def test_logout_closes_that_sessions_sockets_only(people, connect):
     finally:
         for socket in (*laptop_tabs, phone_tab):
             await socket.disconnect()
+
+
+async def test_adding_a_member_in_the_admin_invites_them_live(
+    people, private_room, connect, admin_client
+):
+    c = await connect(people["carol"])
+    response = await call(
+        admin_client.post,
+        "/admin/chat/membership/add/",
+        {"room": private_room.pk, "user": people["carol"].pk, "role": "moderator"},
+    )
+    assert response.status_code == 302
+    assert (await receive_type(c, "room_added"))["room"]["slug"] == "secret"
+    membership = await call(private_room.memberships.get, user=people["carol"])
+    assert membership.role == "moderator"
+
+
+async def test_removing_a_member_on_the_rooms_admin_page_is_live(
+    people, private_room, connect, admin_client
+):
+    b = await connect(people["bob"])
+    memberships = await call(lambda: list(private_room.memberships.order_by("pk")))
+    form = {
+        "name": "Secret",
+        "slug": "secret",
+        "topic": "",
+        "kind": "private",
+        "creator": people["alice"].pk,
+        "memberships-TOTAL_FORMS": str(len(memberships)),
+        "memberships-INITIAL_FORMS": str(len(memberships)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for index, membership in enumerate(memberships):
+        prefix = f"memberships-{index}-"
+        form |= {
+            f"{prefix}id": membership.pk,
+            f"{prefix}room": private_room.pk,
+            f"{prefix}user": membership.user_id,
+            f"{prefix}role": membership.role,
+        }
+        if membership.user_id == people["bob"].pk:
+            form[f"{prefix}DELETE"] = "on"
+    response = await call(admin_client.post, f"/admin/chat/room/{private_room.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert (await receive_type(b, "room_removed"))["room"] == "secret"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/auth/user/",
+        "/admin/chat/room/",
+        "/admin/chat/message/",
+        "/admin/chat/membership/",
+        "/admin/chat/membership/add/",
+    ],
+)
+async def test_the_moderation_pages_open(people, private_room, admin_client, page):
+    assert (await call(admin_client.get, page)).status_code == 200
+    for user in people.values():
+        assert (
+            await call(admin_client.get, f"/admin/auth/user/{user.pk}/change/")
+        ).status_code == 200
+
+
+async def test_the_admin_refuses_to_remove_a_rooms_owner(people, private_room, admin_client):
+    owner = await call(private_room.memberships.get, user=people["alice"])
+    response = await call(
+        admin_client.post, f"/admin/chat/membership/{owner.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert await call(private_room.memberships.filter(pk=owner.pk).exists)
