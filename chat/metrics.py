@@ -32,7 +32,6 @@ CHANNEL_LAYER_DROPS = Counter(
     "Messages the channel layer dropped because a channel was over capacity.",
     ["reason"],
 )
-MENTION_EMAILS = Counter("chat_mention_emails", "Emails sent to offline users who were @mentioned.")
 
 
 def _open_sockets() -> int:

@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 
 from accounts.identity import display_name
-from chat import metrics, presence
+from chat import presence
 from chat.models import Message
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,6 @@ def mention_notify(*, message_id: int) -> list[str]:
         if user.pk in online:
             continue
         _email(message, user)
-        metrics.MENTION_EMAILS.inc()
         emailed.append(user.get_username())
     if emailed:
         log.info("mention emails sent", extra={"message_id": message_id, "to": emailed})

@@ -1,8 +1,9 @@
 """Structured logs: one line per event, with the request or socket it belongs to.
 
 ``LineFormatter`` writes each record as one JSON object (``LOG_FORMAT=json``,
-the production default) or as ``key=value`` pairs (``LOG_FORMAT=text``, the
-development default). ``RequestContextMiddleware`` wraps the ASGI application:
+the production default; a traceback is a field of the same line) or as
+``key=value`` pairs (``LOG_FORMAT=text``, the development default; a traceback
+follows on its own lines, for reading). ``RequestContextMiddleware`` wraps the ASGI application:
 it gives every HTTP request a ``request_id`` and every WebSocket a
 ``socket_id`` (the ``X-Request-ID`` the load balancer set, else a new one),
 which every log line written while serving it carries, and logs one access
@@ -48,15 +49,17 @@ class LineFormatter(logging.Formatter):
         for name, value in vars(record).items():
             if name not in _STANDARD_ATTRS and not name.startswith("_"):
                 fields[name] = value
-        if record.exc_info:
-            fields["exc"] = self.formatException(record.exc_info)
         return fields
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
+        traceback = self.formatException(record.exc_info) if record.exc_info else ""
         if self.json:
+            if traceback:
+                fields["exc"] = traceback
             return json.dumps(fields, default=str, ensure_ascii=False)
-        return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+        line = " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+        return f"{line}\n{traceback}" if traceback else line
 
 
 def _logfmt(value: object) -> str:
