@@ -619,3 +619,26 @@ async def test_the_admin_refuses_to_remove_a_rooms_owner(people, private_room, a
     )
     assert response.status_code == 302
     assert await call(private_room.memberships.filter(pk=owner.pk).exists)
+
+
+async def test_renaming_a_room_in_the_admin_is_live(people, private_room, connect, admin_client):
+    b = await connect(people["bob"])
+    form = {
+        "name": "Top secret",
+        "slug": "secret",
+        "topic": "need to know",
+        "kind": "private",
+        "creator": people["alice"].pk,
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    response = await call(admin_client.post, f"/admin/chat/room/{private_room.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    updated = await receive_type(b, "room_updated")
+    assert (updated["name"], updated["topic"], updated["archived"]) == (
+        "Top secret",
+        "need to know",
+        False,
+    )
