@@ -22,6 +22,8 @@ REF_MAX_LENGTH = 100
 # A server-side fault (Redis, PostgreSQL) ended the socket: reconnect with backoff.
 # 4000 + 1013 ("try again later"): daphne only lets applications send 1000 or 3000-4999.
 CLOSE_TRY_AGAIN = 4013
+# Over CHAT_MAX_SOCKETS_PER_USER (4000 + HTTP 429): the error frame before it says why.
+CLOSE_TOO_MANY_SOCKETS = 4029
 # Ids of own messages acknowledged directly, whose room copy is still in flight.
 ACKED_MAX = 256
 
@@ -59,6 +61,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             hello = await database_sync_to_async(sessions.session_open)(
                 user=user, conn_id=self.channel_name
             )
+        except ClientError as error:  # too many sockets already (sessions.session_open)
+            await self.reply({"type": "error", "code": error.code, "detail": error.detail}, None)
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         except Exception:
             log.exception("socket setup failed (Redis or PostgreSQL); the client will retry")
             await self.close(code=CLOSE_TRY_AGAIN)

@@ -71,13 +71,16 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
 # Register (or refresh) a connection. Returns 1 if the user had no live
-# connection before: they just came online (or came back after expiring).
+# connection before: they just came online (or came back after expiring);
+# -1, registering nothing, if they already have ARGV[4] (> 0) live ones.
 _CONNECT = (
     _NOW
     + """
 local expiry = now + tonumber(ARGV[2])
+local limit = tonumber(ARGV[4] or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local before = redis.call('ZCARD', KEYS[1])
+if limit > 0 and before >= limit then return -1 end
 redis.call('ZADD', KEYS[1], expiry, ARGV[1])
 redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2))
 redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[3])
@@ -144,6 +147,10 @@ def _users_key() -> str:
     return key("presence", "users")
 
 
+class SocketLimitReached(Exception):
+    """The user already has the most sockets allowed open (CHAT_MAX_SOCKETS_PER_USER)."""
+
+
 # Backends
 # ------------------------------------------------------------------------------
 
@@ -151,11 +158,17 @@ def _users_key() -> str:
 class RedisPresence:
     """Presence shared by every replica through Redis."""
 
-    def connect(self, user_id: int, conn_id: str) -> bool:
-        """Register a socket; True if it is the user's first live one anywhere."""
+    def connect(self, user_id: int, conn_id: str, *, limit: int = 0) -> bool:
+        """Register a socket; True if it is the user's first live one anywhere.
+
+        With a limit, raise SocketLimitReached if the user already has that many.
+        """
         ttl = timings().ttl
         keys = [_conns_key(user_id), _users_key()]
-        return bool(_scripts()["connect"](keys=keys, args=[conn_id, ttl, user_id]))
+        first = _scripts()["connect"](keys=keys, args=[conn_id, ttl, user_id, limit])
+        if first == -1:
+            raise SocketLimitReached(limit)
+        return bool(first)
 
     def disconnect(self, user_id: int, conn_id: str) -> bool:
         """Forget a socket; True if it was the user's last live one anywhere."""
@@ -231,10 +244,12 @@ class LocalPresence:
     def _live(self, user_id: int, now: float) -> dict[str, float]:
         return {c: e for c, e in self._conns.get(user_id, {}).items() if e > now}
 
-    def connect(self, user_id: int, conn_id: str) -> bool:
+    def connect(self, user_id: int, conn_id: str, *, limit: int = 0) -> bool:
         now = time.time()
         with self._lock:
             conns = self._live(user_id, now)
+            if 0 < limit <= len(conns):
+                raise SocketLimitReached(limit)
             first = not conns
             conns[conn_id] = now + timings().ttl
             self._conns[user_id] = conns

@@ -13,11 +13,13 @@ import logging
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections
 
 from chat import events, presence
+from chat.errors import ClientError
 from chat.models import Room
 from chat.selectors import rooms_for_user
 
@@ -43,7 +45,15 @@ def _announce(user_ids: list[int], *, online: bool) -> None:
 def session_open(*, user: AbstractBaseUser, conn_id: str) -> dict:
     """Register the socket; announce the user online if it is their first. Returns `hello`."""
     local_connections[conn_id] = user.pk
-    if presence.backend().connect(user.pk, conn_id):
+    limit = settings.CHAT_MAX_SOCKETS_PER_USER
+    try:
+        first = presence.backend().connect(user.pk, conn_id, limit=limit)
+    except presence.SocketLimitReached:
+        local_connections.pop(conn_id, None)
+        raise ClientError(
+            "rate_limited", f"You already have {limit} connections open; close a tab first."
+        ) from None
+    if first:
         events.presence_changed(user, True, _rooms_of(user.pk))
     return {
         "type": "hello",

@@ -245,6 +245,10 @@ CHAT_HISTORY_MAX_PAGE_SIZE = env.int("CHAT_HISTORY_MAX_PAGE_SIZE", 100)
 CHAT_RATE_LIMIT_ENABLED = env.bool("CHAT_RATE_LIMIT_ENABLED", True)
 CHAT_RATE_LIMIT_PER_SECOND = env.float("CHAT_RATE_LIMIT_PER_SECOND", 3.0)
 CHAT_RATE_LIMIT_BURST = env.int("CHAT_RATE_LIMIT_BURST", 10)
+# Open sockets per user across every replica (one per tab); more are refused with
+# `rate_limited` and close code 4029. A killed replica's sockets count until
+# they expire (CHAT_PRESENCE_TTL_SECS). 0 turns the cap off.
+CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", 20)
 # Presence: a socket counts as open for TTL seconds after its replica last
 # vouched for it; replicas vouch every HEARTBEAT seconds and sweep expired users
 # every SWEEP seconds, so a killed replica's users go offline within TTL + SWEEP
