@@ -126,6 +126,11 @@ def _meets(value, op: str, target: float):
     return {">=": value >= target, "<=": value <= target, "==": value == target}[op]
 
 
+def _mean(ts: list[dict], key: str) -> float:
+    vals = [t[key] for t in ts if t.get(key) is not None]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
 def _f(x, d=1) -> str:
     return "-" if x is None else f"{x:,.{d}f}"
 
@@ -165,6 +170,35 @@ def table(results: dict) -> str:
     )
     for t in order:
         lines.append(_row(c[2](t) for c in COLUMNS))
+    fixed = [t for t in trials if t["kind"] == "fixed"]
+    if fixed:
+        lines.append("")
+        lines.append("fixed-rate trials, mean over repeats (server CPU = replicas + Redis)")
+        groups: dict = {}
+        for t in fixed:
+            groups.setdefault(
+                (t["workload"], t["offered_deliveries_per_s"], t["variant"]), []
+            ).append(t)
+        for (w, rate, v), ts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            deliveries = sum(t["delivered_unique"] for t in ts)
+            cpu = sum(t["cpu"]["server_s"] for t in ts)
+            replicas = sum(t["cpu"]["replicas_s"] for t in ts)
+            lines.append(
+                f"  {w:8} {rate:7.0f}/s {v:28} {deliveries / cpu if cpu else 0:8,.0f} deliv/cpu-s"
+                f"  {1e6 * replicas / max(1, deliveries):7.0f} us replica-CPU/delivery"
+                f"  p50 {_mean(ts, 'p50_ms'):7.1f}  p99 {_mean(ts, 'p99_ms'):7.1f} ms"
+            )
+    bursts = [t for t in trials if t["kind"] == "burst"]
+    if bursts:
+        lines.append("")
+        lines.append("bursts: every message written at once; delivered in the drain window / ever")
+        for t in bursts:
+            ever = t.get("delivered_eventually", t["delivered_unique"])
+            lines.append(
+                f"  {t['workload']:8} {t['variant']:28} {t['messages']:5d} msgs  "
+                f"{t['delivered_unique']}/{t['expected']} in window, {ever} ever"
+                f" ({100 * ever / t['expected']:.2f}%)  p99 {_f(t['p99_ms'])} ms"
+            )
     lines.append("")
     lines.append(
         "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"

@@ -73,6 +73,7 @@ class Profile:
     idle_warmup: int
     compare: bool  # the extra trials at 50% of the floor's saturation
     settle: float = 1.0  # seconds to let a server settle before reading its memory
+    steps_down: int = 3  # halvings tried below the start when the first step already fails
     idle_deadline: float = 150.0  # stop opening idle sockets after this (a slow handshake path)
     # Experiments instead of the ladder: fixed offered rates (deliveries/s) per workload,
     # each run ``repeats`` times, variants interleaved; then one burst per variant.
@@ -136,6 +137,7 @@ PROFILES = {
         idle_warmup=4,
         compare=True,
         settle=0.3,
+        steps_down=0,
     ),
 }
 
@@ -529,6 +531,7 @@ class Bench:
         self.trials: list[dict] = []
         self.idle: dict[str, dict] = {}
         self.connects: list[dict] = []
+        self.wv: list[str] = []  # the variants taking part in the current workload
         self.product_commit: str | None = None
         self.notes: list[str] = []
         self.t_start = time.monotonic()
@@ -735,6 +738,21 @@ class Bench:
         time.sleep(min(0.3, self.profile.settle))
         return t
 
+    def wait_quiet(self, w: Workload, *, threshold: float = 0.10, limit: float = 240.0) -> None:
+        """Wait until the servers of this workload's variants use < ``threshold`` of a core."""
+        pids = [pid for v in self.wv for pid in self.deps[v].pids]
+        t0 = time.monotonic()
+        calm = 0
+        before = cpu_sum(pids)
+        while time.monotonic() - t0 < limit and calm < 2:
+            time.sleep(1.0)
+            now = cpu_sum(pids)
+            calm = calm + 1 if now - before < threshold else 0
+            before = now
+        waited = round(time.monotonic() - t0, 1)
+        self.connects.append({"workload": w.name, "settle_seconds": waited})
+        self.log(f"{w.name}: servers quiet after {waited}s")
+
     def note_stragglers(self, v: str, reply: dict) -> None:
         """Late deliveries of the variant's previous trial (after its drain window): the
         trial's ``delivered_eventually`` tells late from lost."""
@@ -770,10 +788,21 @@ class Bench:
                 f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s"
                 f" ({r.get('retries', 0)} retried handshakes)"
             )
+        # A variant whose sockets could not all connect sits this workload out (noted).
+        self.wv = []
         for v, r in zip(self.variants, many["replies"], strict=True):
-            self.check(r, f"{v} connect {w.name}")
+            if r.get("ok"):
+                self.wv.append(v)
+            else:
+                self.notes.append(f"{w.name}: {v} skipped: {r.get('error')}")
+                self.log(f"{w.name}: {v} SKIPPED: {r.get('error')}")
+                self.gen.call(cmd="close", set=v)
+        # Connecting can leave work queued behind it (the product announces every user's
+        # presence to their rooms: a 500-member room fans out ~125k presence frames), and
+        # it must not bleed into the first trials.
+        self.wait_quiet(w)
         # Warm-up (not recorded): first messages pay for imports and caches.
-        for v in self.variants:
+        for v in self.wv:
             self.gen.call(
                 cmd="run", set=v, rate=min(20.0, w.rooms * 2.0), duration=0.5, drain=2.0, trial=0
             )
@@ -783,7 +812,7 @@ class Bench:
             self.close_sets()
             return
         # The ladder, interleaved: every step runs each still-unsaturated variant in turn.
-        active = list(self.variants)
+        active = list(self.wv)
         best: dict[str, float] = {}
         failed_at: dict[str, float] = {}
         rate = w.start_rate
@@ -799,23 +828,32 @@ class Bench:
             if not active:
                 break
             rate *= 2
+        # A variant that failed the first step: step down (halving) until one passes.
+        for v in self.wv:
+            down = failed_at.get(v)
+            for _ in range(p.steps_down if v not in best else 0):
+                down /= 2
+                t = self.trial(w, v, down, "ladder")
+                if t["passed"]:
+                    best[v] = down
+                    break
         if p.refine:
-            for v in self.variants:
+            for v in self.wv:
                 if v in failed_at and v in best:
                     mid = math.sqrt(best[v] * failed_at[v])
                     t = self.trial(w, v, mid, "refine")
                     if t["passed"]:
                         best[v] = mid
-        if p.compare and "floor" in self.variants:
+        if p.compare and "floor" in self.wv:
             floor_sat = best.get("floor", w.start_rate)
             half = floor_sat / 2
-            for v in self.variants:
+            for v in self.wv:
                 self.trial(w, v, half, "compare")
         self.close_sets()
 
     def close_sets(self) -> None:
         time.sleep(self.profile.drain)  # let the last trials' stragglers arrive
-        for v in self.variants:
+        for v in self.wv:
             self.note_stragglers(v, self.gen.call(cmd="stragglers", set=v))
             self.gen.call(cmd="close", set=v)
 
@@ -824,16 +862,13 @@ class Bench:
         n = 0
         for _ in range(p.repeats):
             for rate in p.fixed.get(w.name, []):
-                order = (
-                    self.variants[n % len(self.variants) :]
-                    + self.variants[: n % len(self.variants)]
-                )
+                order = self.wv[n % len(self.wv) :] + self.wv[: n % len(self.wv)]
                 n += 1
                 for v in order:
                     self.trial(w, v, rate, "fixed")
         count = (p.bursts or {}).get(w.name)
         if count:
-            for v in self.variants:
+            for v in self.wv:
                 if p.burst_variants is not None and v not in p.burst_variants:
                     continue
                 self.trial(w, v, 0.0, "burst", burst=count)
