@@ -111,9 +111,11 @@ PROFILES = {
     ),
     # python bench/run.py --profile hypotheses --out bench/results/hypotheses --variants
     #   baseline,baseline+nohop,baseline+once,product-pubsub,product-pubsub+hop,
-    #   product-pubsub+perrecipient,product-core,product-core+cap100
+    #   product-pubsub+perrecipient,product-pubsub+uvicorn,product-core,product-core+cap100
+    # (rooms of 50: connecting 500 members of one room would fan out ~125k presence frames
+    # per product deployment before the first trial)
     "hypotheses": Profile(
-        workloads=[Workload("room500", 500, 1, 500.0)],
+        workloads=[Workload("room50", 50, 10, 500.0)],
         steps=0,
         refine=False,
         duration=4.0,
@@ -121,11 +123,11 @@ PROFILES = {
         idle_sockets=0,
         idle_warmup=0,
         compare=False,
-        fixed={"room500": [500.0, 1000.0]},
-        repeats=2,
-        bursts={"room500": 150},
+        fixed={"room50": [500.0, 1000.0]},
+        repeats=3,
+        bursts={"room50": 200},
         burst_variants=["baseline", "product-core", "product-core+cap100", "product-pubsub"],
-        burst_drain=45.0,
+        burst_drain=30.0,
     ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
@@ -369,6 +371,14 @@ def daphne_argv(port: int, app: str) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
+def uvicorn_argv(port: int, app: str) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--ws", "websockets-sansio", "--no-access-log", "--lifespan", "off",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deployment:
     """Two server processes of a variant. ``base+change`` names run an experiment variant:
     ``baseline+nohop`` / ``baseline+once`` (bench/baseline/baseline_chat/variants.py),
@@ -410,14 +420,15 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
         env = product_env(layer, as_is=as_is)
         env["REDIS_KEY_PREFIX"] = "bench-" + tag  # groups, presence and cache of its own
         app = "project.asgi:application"
-        if change:
+        server = daphne_argv
+        if change == "uvicorn":  # the same application on uvicorn + websockets, not daphne
+            server = uvicorn_argv
+        elif change:
             env["PYTHONPATH"] += os.pathsep + str(HERE)
             env["BENCH_PATCH"] = change
             app = "product_patches:application"
         for i, port in enumerate(ports):
-            starts.append(
-                procs.start(f"{tag}-{i}", daphne_argv(port, app), env=env, cwd=PRODUCT_DIR)
-            )
+            starts.append(procs.start(f"{tag}-{i}", server(port, app), env=env, cwd=PRODUCT_DIR))
     else:
         raise ValueError(f"unknown variant {name}")
     dep.pids = [p.pid for p in starts]
