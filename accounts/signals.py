@@ -1,4 +1,4 @@
-"""Live sockets follow the account: logout and deactivation close them on every replica.
+"""Live sockets follow the account: logout, deactivation and a new password close them.
 
 Deactivating through ``accounts.services.user_deactivate`` (the admin does)
 closes the sockets itself; these receivers catch what happens elsewhere: a
@@ -41,4 +41,28 @@ def note_deactivation(sender, instance, raw: bool, update_fields, **kwargs) -> N
 def close_sockets_on_deactivation(sender, instance, **kwargs) -> None:
     if getattr(instance, "_chat_deactivating", False):
         instance._chat_deactivating = False
+        transaction.on_commit(partial(events.sessions_close, instance.pk))
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.note_new_password")
+def note_new_password(sender, instance, raw: bool, update_fields, **kwargs) -> None:
+    """Remember whether this save stores a new password (allauth, the admin, a shell)."""
+    instance._chat_new_password = (
+        not raw
+        and instance.pk is not None
+        and (update_fields is None or "password" in update_fields)
+        and sender.objects.filter(pk=instance.pk).exclude(password=instance.password).exists()
+    )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.close_on_new_password")
+def close_sockets_on_new_password(sender, instance, **kwargs) -> None:
+    """Every socket of the user closes; sessions the new password ended cannot reconnect.
+
+    A socket keeps the user it authenticated at its handshake, so a stolen session
+    would stay connected otherwise. The session that changed the password (kept
+    by update_session_auth_hash) and API tokens reconnect at once.
+    """
+    if getattr(instance, "_chat_new_password", False):
+        instance._chat_new_password = False
         transaction.on_commit(partial(events.sessions_close, instance.pk))
