@@ -101,7 +101,7 @@ class ChatPage:
                 id: li.dataset.id ? Number(li.dataset.id) : null,
                 author: li.querySelector('.msg-author')?.textContent ?? '',
                 text: li.querySelector('.msg-body')?.innerText.trim() ?? '',
-                pending: li.classList.contains('msg-sending') || li.classList.contains('msg-failed'),
+                pending: li.matches('.msg-sending, .msg-failed'),
             }))"""
         )
 

@@ -98,7 +98,7 @@ def test_scrolling_up_loads_all_history_in_order(replicas, make_person, open_cha
     assert alice.shown_texts() == [f"history {n:03d}" for n in range(1, 131)]
     ids = [m["id"] for m in alice.shown_messages()]
     assert ids == sorted(set(ids))
-    # Messages are grouped: one day separator, and consecutive messages by one author share a header.
+    # Grouped: one day separator; consecutive messages by one author share a header.
     expect(alice.page.locator("#message-list > li.day-sep")).to_have_count(1)
     expect(alice.page.locator("#message-list > li.msg:not(.msg-continued)")).to_have_count(87)
 

@@ -65,6 +65,8 @@ TEXT_TO_CHECK = [
 
 
 def seed_conversation():
+    from django.contrib.auth import get_user_model
+
     from accounts.models import Profile
     from chat.models import Room
     from chat.services import (
@@ -75,7 +77,6 @@ def seed_conversation():
         room_invite,
         room_join,
     )
-    from django.contrib.auth import get_user_model
 
     users = {u.username: u for u in get_user_model().objects.all()}
     for username, name in [("alice", "Alice Martin"), ("bob", "Bob Chen"), ("carol", "Carol Diaz")]:
@@ -96,7 +97,11 @@ def seed_conversation():
     )
     post(alice, general, "Thanks Bob. The settings I used:")
     post(alice, general, "```\nREDIS_URL=redis://cache:6379/0\nDJANGO_DEBUG=0\n```")
-    post(carol, general, "> we restarted a replica mid-demo\n\nand *nobody* noticed. That is the point.")
+    post(
+        carol,
+        general,
+        "> we restarted a replica mid-demo\n\nand *nobody* noticed. That is the point.",
+    )
     post(bob, general, "Shipping it. Notes are in [the runbook](https://example.com/runbook).")
     last = post(alice, design, "New palette is up for review")[0]
     for room in (general, design):
@@ -148,7 +153,9 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
         carol.composer.fill("")
         page.context.close()
 
-        phone = open_chat("alice", one, viewport=PHONE, color_scheme=scheme, is_mobile=True, has_touch=True)
+        phone = open_chat(
+            "alice", one, viewport=PHONE, color_scheme=scheme, is_mobile=True, has_touch=True
+        )
         page = phone.page
         phone.expect_message("Shipping it.")
         # One column: the room fills the screen; rooms and members are a tap away.
@@ -165,7 +172,9 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
 
         page.get_by_role("button", name="Show rooms").tap()
         expect(page.locator("#sidebar")).to_be_visible()
-        expect(page.get_by_role("button", name="Hide rooms")).to_have_attribute("aria-expanded", "true")
+        expect(page.get_by_role("button", name="Hide rooms")).to_have_attribute(
+            "aria-expanded", "true"
+        )
         shots[f"phone-rooms-{scheme}"] = save(page, f"phone-rooms-{scheme}")
         phone.room_link("Ops").tap()
         expect(phone.room_title).to_have_text("Ops")

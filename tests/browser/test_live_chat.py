@@ -34,7 +34,9 @@ def test_two_users_on_different_replicas_chat_live_both_ways(replicas, make_pers
     expect(bob.composer).to_have_value("")
     reply = alice.expect_message("second line", author="bob")
     expect(reply.locator(".msg-body strong")).to_have_text("replica two")
-    expect(reply.locator(".msg-body")).to_have_text(re.compile(r"Hi back from replica two\s+second line"))
+    expect(reply.locator(".msg-body")).to_have_text(
+        re.compile(r"Hi back from replica two\s+second line")
+    )
 
     assert alice.shown_texts() == bob.shown_texts()
     assert [m["author"] for m in alice.shown_messages()] == ["alice", "bob"]

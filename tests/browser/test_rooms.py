@@ -77,7 +77,9 @@ def test_browse_and_join_a_public_room_then_start_a_direct_conversation(
     # A direct conversation starts from a member's name.
     bob.page.get_by_role("button", name=re.compile("^alice, online")).click()
     expect(bob.room_title).to_have_text("alice")
-    expect(bob.page.locator("#dm-list").get_by_role("link", name=re.compile("alice"))).to_be_visible()
+    expect(
+        bob.page.locator("#dm-list").get_by_role("link", name=re.compile("alice"))
+    ).to_be_visible()
     bob.send("psst, just between us")
     dm_link = alice.page.locator("#dm-list a.room-link")
     expect(dm_link).to_contain_text("bob")

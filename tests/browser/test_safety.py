@@ -42,7 +42,9 @@ def test_script_tags_event_handlers_and_javascript_links_render_as_text(
         expect(person.message("onerror")).to_contain_text("<img src=x onerror=")
         expect(person.message("markdown link")).to_contain_text("(javascript:alert('markdown'))")
         # ...and nothing of it became live markup.
-        live = bodies.locator("script, img, iframe, svg, details, [onerror], [onload], [onmouseover]")
+        live = bodies.locator(
+            "script, img, iframe, svg, details, [onerror], [onload], [onmouseover]"
+        )
         expect(live).to_have_count(0)
         expect(bodies.locator("a[href^='javascript' i]")).to_have_count(0)
         expect(bodies.locator("a")).to_have_count(1)
@@ -55,7 +57,9 @@ def test_script_tags_event_handlers_and_javascript_links_render_as_text(
     page_watch.pages["alice"].reload()
     alice.expect_online()
     alice.expect_message("a fine link")
-    expect(alice.page.locator("#message-list .msg-body").locator("script, img, iframe")).to_have_count(0)
+    expect(
+        alice.page.locator("#message-list .msg-body").locator("script, img, iframe")
+    ).to_have_count(0)
     assert page_watch.dialogs == []  # page.on("dialog") never fired
 
 
@@ -67,7 +71,9 @@ def test_names_and_topics_are_text_too(replicas, make_person, open_chat, in_thre
     make_person("alice")
 
     def booby_trap():
-        Profile.objects.filter(user=creator).update(display_name="<img src=x onerror=alert('name')>")
+        Profile.objects.filter(user=creator).update(
+            display_name="<img src=x onerror=alert('name')>"
+        )
         room_create(
             creator=creator,
             name="<script>alert('room')</script>",
