@@ -29,25 +29,28 @@ def _hop() -> None:
 
 
 def _per_recipient() -> None:
+    import json
+
     from chat import events
     from chat.consumers import ChatConsumer
 
-    def to_room(room, payload, *, message_id=0, exclude=""):
-        event = {"type": "chat.frame", "room_id": room.pk, "payload": payload}
-        if message_id:
-            event["message_id"] = message_id
-        if exclude:
-            event["exclude"] = exclude
-        events._send(events.room_group(room.pk), event)
+    send = events._send
+
+    def _send_wrapper(group, event, *args, **kwargs):
+        if event.get("type") == "chat.frame" and "frame" in event:
+            payload = json.loads(event["frame"])
+            event = {k: v for k, v in event.items() if k != "frame"}
+            event["payload"] = payload
+        return send(group, event, *args, **kwargs)
 
     forward = ChatConsumer.chat_frame
 
     async def chat_frame(self, event):
-        if "payload" in event:
+        if "payload" in event:  # serialised once per recipient
             event = {**event, "frame": events.encode(event["payload"])}
         await forward(self, event)
 
-    events.to_room = to_room
+    events._send = _send_wrapper
     ChatConsumer.chat_frame = chat_frame
 
 
