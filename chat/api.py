@@ -10,12 +10,14 @@ from typing import Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from accounts.api import UserOut, errors
 from chat import longpoll, presence, selectors, services
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
+# Rooms a user may not see answer 404, like rooms that do not exist.
+RoomSlug = Annotated[str, Path(description="The room's slug.", examples=["general"])]
 
 router = Router()
 
@@ -136,7 +138,7 @@ def room_create(request: HttpRequest, payload: RoomIn) -> Status:
 @router.get(
     "/rooms/{slug}", response={200: RoomOut, **errors(404)}, tags=["rooms"], summary="One room"
 )
-def room_get(request: HttpRequest, slug: str) -> dict:
+def room_get(request: HttpRequest, slug: RoomSlug) -> dict:
     room = selectors.room_for_user(user=request.auth, slug=slug)
     return selectors.room_detail(room=room, user=request.auth)
 
@@ -147,7 +149,7 @@ def room_get(request: HttpRequest, slug: str) -> dict:
     tags=["rooms"],
     summary="Join a public room",
 )
-def room_join(request: HttpRequest, slug: str) -> dict:
+def room_join(request: HttpRequest, slug: RoomSlug) -> dict:
     room = selectors.room_for_user(user=request.auth, slug=slug)
     services.room_join(user=request.auth, room=room)
     return selectors.room_detail(room=room, user=request.auth)
@@ -159,7 +161,7 @@ def room_join(request: HttpRequest, slug: str) -> dict:
     tags=["rooms"],
     summary="Leave a room",
 )
-def room_leave(request: HttpRequest, slug: str) -> Status:
+def room_leave(request: HttpRequest, slug: RoomSlug) -> Status:
     """Direct rooms cannot be left (403)."""
     room = selectors.room_for_user(user=request.auth, slug=slug)
     services.room_leave(user=request.auth, room=room)
@@ -172,7 +174,7 @@ def room_leave(request: HttpRequest, slug: str) -> Status:
     tags=["rooms"],
     summary="A room's members",
 )
-def member_list(request: HttpRequest, slug: str) -> list[dict]:
+def member_list(request: HttpRequest, slug: RoomSlug) -> list[dict]:
     room = selectors.room_for_user(user=request.auth, slug=slug)
     return selectors.members(room=room)
 
@@ -183,7 +185,7 @@ def member_list(request: HttpRequest, slug: str) -> list[dict]:
     tags=["rooms"],
     summary="Invite someone",
 )
-def member_invite(request: HttpRequest, slug: str, payload: UsernameIn) -> dict:
+def member_invite(request: HttpRequest, slug: RoomSlug, payload: UsernameIn) -> dict:
     """Private rooms: owners and moderators. Public rooms: any member.
 
     Answers the member; inviting someone who is already in is not an error.
@@ -203,7 +205,7 @@ def member_invite(request: HttpRequest, slug: str, payload: UsernameIn) -> dict:
     tags=["messages"],
     summary="History",
 )
-def message_list(request: HttpRequest, slug: str, query: Query[PageQuery]) -> dict:
+def message_list(request: HttpRequest, slug: RoomSlug, query: Query[PageQuery]) -> dict:
     """A page ascending by id: the newest, or `before` an id, or `after` an id."""
     room = selectors.room_for_user(user=request.auth, slug=slug)
     messages, has_more = selectors.messages_page(
@@ -218,7 +220,7 @@ def message_list(request: HttpRequest, slug: str, query: Query[PageQuery]) -> di
     tags=["messages"],
     summary="Post a message",
 )
-def message_post(request: HttpRequest, slug: str, payload: MessageIn) -> Status:
+def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> Status:
     """Stored, then delivered live to the room's members on every replica.
 
     201 when stored; 200 with the first message when its client_id was
@@ -237,7 +239,7 @@ def message_post(request: HttpRequest, slug: str, payload: MessageIn) -> Status:
     tags=["messages"],
     summary="Long poll",
 )
-async def message_poll(request: HttpRequest, slug: str, query: Query[PollQuery]) -> dict:
+async def message_poll(request: HttpRequest, slug: RoomSlug, query: Query[PollQuery]) -> dict:
     """Messages after `after`, at once if there are some; otherwise the next ones,
     from any replica, as soon as they are posted, or none when `timeout` passes.
 
