@@ -78,7 +78,9 @@ class GracefulServer(daphne.server.Server):
         # A frame over --websocket_max_message_size (1 MiB) or a protocol error ends
         # the socket with a close frame (1009, 1002...), not a dropped TCP connection
         # that clients cannot tell from a crash (tests/faults/test_frame_fuzz.py).
-        self.ws_factory.setProtocolOptions(failByDrop=False)
+        # allowNullOrigin is restated because autobahn resets it to False on every
+        # setProtocolOptions call; Origin checks belong to the application (403).
+        self.ws_factory.setProtocolOptions(failByDrop=False, allowNullOrigin=True)
         self.ports.append(port)
         super().listen_success(port)
 
