@@ -17,7 +17,7 @@ from chat import longpoll, presence, selectors, services
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
 # Rooms a user may not see answer 404, like rooms that do not exist.
-RoomSlug = Annotated[str, Path(description="The room's slug.", examples=["general"])]
+RoomSlug = Annotated[str, Path(description="The room's slug.", example="general")]
 
 router = Router()
 

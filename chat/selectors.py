@@ -159,7 +159,7 @@ def visible_rooms(*, user: AbstractBaseUser) -> list[dict]:
             unread=Count("room__messages", filter=_unread_filter(user))
         )
     }
-    rooms = Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(pk__in=memberships)).order_by(
+    rooms = Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(pk__in=list(memberships))).order_by(
         "kind", "name", "slug"
     )
     return [
