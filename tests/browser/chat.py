@@ -73,8 +73,11 @@ class ChatPage:
         self.page.get_by_role("button", name="Sign In").click()
         expect(self.page).to_have_url(re.compile(r"/#/r/[a-z0-9-]+$"))
 
-    def expect_online(self) -> None:
-        expect(self.page.locator("#app")).to_have_attribute("data-connection", "online")
+    def expect_online(self, *, timeout: float | None = None) -> None:
+        """The socket is up and caught up (the banner is gone or says "Back online")."""
+        expect(self.page.locator("#app")).to_have_attribute(
+            "data-connection", "online", timeout=timeout
+        )
 
     def send(self, text: str) -> None:
         """Type into the composer and press Enter, as a person does."""

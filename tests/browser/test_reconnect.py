@@ -19,7 +19,7 @@ def test_replica_restart_while_the_other_user_sends(replicas, make_person, open_
     alice.send("before the drop")
     bob.expect_message("before the drop")
 
-    one.stop()  # alice's replica goes away, and her socket with it
+    one.kill()  # alice's replica dies, and her socket with it
     expect(alice.banner).to_be_visible()
     expect(alice.banner).to_contain_text(re.compile("Connection lost|Reconnecting"))
 
@@ -34,7 +34,8 @@ def test_replica_restart_while_the_other_user_sends(replicas, make_person, open_
     expect(pending.locator(".msg-status")).to_have_text("Sending…")
 
     one.start()
-    alice.expect_online()
+    # Automatic: no click. The backoff may be at its 15 s cap by now.
+    alice.expect_online(timeout=40_000)
     alice.expect_message(missed[-1], author="bob")
     alice.expect_message("written while offline", author="alice")
     bob.expect_message("written while offline", author="alice")
