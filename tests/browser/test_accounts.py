@@ -74,3 +74,19 @@ def test_account_pages_share_the_products_look_and_password_reset_works(replicas
     page.get_by_label("Password", exact=True).fill("wrong")
     page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_role("alert")).to_contain_text("not correct")
+
+
+def test_signing_out_in_one_tab_tells_the_other(replicas, make_person, open_chat):
+    make_person("alice")
+    one, _ = replicas
+    alice = open_chat("alice", one)
+    second_tab = alice.page.context.new_page()
+    second_tab.goto("/")
+    expect(second_tab.locator("#app")).to_have_attribute("data-connection", "online")
+    second_tab.get_by_role("button", name="Sign out").click()
+    expect(second_tab).to_have_url(re.compile(r"/accounts/login/$"))
+
+    expect(alice.banner).to_contain_text("Your session has ended.")
+    expect(alice.page.locator("#app")).to_have_attribute("data-connection", "signed_out")
+    alice.banner.get_by_role("link", name="Sign in again").click()
+    expect(alice.page.get_by_role("heading", level=1)).to_have_text("Sign In")
