@@ -74,8 +74,9 @@ class ErrorOut(Schema):
 
 
 def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
-    """Responses for an operation: the given statuses plus those any route can answer."""
-    return dict.fromkeys(sorted({400, 401, 413, 422, *statuses}), ErrorOut)
+    """Responses for an operation: the given statuses plus those any route can answer
+    (503 while PostgreSQL or Redis is unreachable)."""
+    return dict.fromkeys(sorted({400, 401, 413, 422, 503, *statuses}), ErrorOut)
 
 
 # Schemas

@@ -14,11 +14,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from accounts.api import BearerAuth, SessionAuth
 from accounts.api import router as accounts_router
@@ -97,6 +100,22 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error(413, "The request body is too large.", code="too_long")
+
+
+# PostgreSQL or Redis unreachable (a restart, a failover): tell clients to retry.
+OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_OUTAGE_SECS = 2
+
+
+def outage(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("API outage on %s %s: %r", request.method, request.path, exc)
+    response = error(503, "The service is briefly unavailable; retry.", code="unavailable")
+    response["Retry-After"] = str(RETRY_AFTER_OUTAGE_SECS)
+    return response
+
+
+for _exc_class in OUTAGES:
+    api.add_exception_handler(_exc_class, outage)
 
 
 @api.exception_handler(Exception)

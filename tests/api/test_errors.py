@@ -1,6 +1,10 @@
 """Whatever is sent, /api/ answers JSON with a fitting status; and it describes itself."""
 
 import pytest
+from django.db import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from chat import services
 
 pytestmark = [pytest.mark.django_db]
 
@@ -63,6 +67,23 @@ def test_unknown_routes_and_methods_answer_in_json(api):
     assert response.status_code == 405
     assert set(response["Allow"].split(", ")) == {"GET", "POST"}
     assert "Method not allowed" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [OperationalError("the database is restarting"), RedisConnectionError("connection refused")],
+)
+def test_while_postgres_or_redis_is_unreachable_requests_get_a_503_to_retry(
+    api, monkeypatch, outage
+):
+    def unreachable(**kwargs):
+        raise outage
+
+    monkeypatch.setattr(services, "message_post", unreachable)
+    response = api.post("/api/rooms/general/messages", {"body": "hi", "client_id": "c1"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert response["Retry-After"] == "2"
 
 
 def test_the_openapi_schema_covers_every_route_of_the_design(client):
