@@ -37,7 +37,9 @@ def user_onboard(*, user: AbstractBaseUser) -> None:
     """A new user gets a profile and joins every default room."""
     profile_ensure(user=user)
     for room in Room.objects.filter(is_default=True, archived=False):
-        Membership.objects.get_or_create(room=room, user=user)
+        membership, created = Membership.objects.get_or_create(room=room, user=user)
+        if created:
+            _on_commit(events.member_joined, membership)
 
 
 @transaction.atomic

@@ -223,3 +223,12 @@ async def test_message_html_never_carries_script(make_user, connect):
     assert "<script" not in html and "<img" not in html
     assert 'href="javascript' not in html
     assert "&lt;script&gt;" in html, "what the user typed is shown as text"
+
+
+async def test_members_see_a_new_user_join_the_default_room(make_user, connect):
+    alice = await database_sync_to_async(make_user)("alice")
+    a = await connect(alice)
+    await database_sync_to_async(make_user)("newcomer")
+    joined = await receive_type(a, "member_joined")
+    assert joined["room"] == "general"
+    assert joined["user"]["username"] == "newcomer"
