@@ -421,11 +421,13 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
         env["REDIS_KEY_PREFIX"] = "bench-" + tag  # groups, presence and cache of its own
         app = "project.asgi:application"
         server = daphne_argv
-        if change == "uvicorn":  # the same application on uvicorn + websockets, not daphne
+        changes = [c for c in change.split("+") if c]
+        if "uvicorn" in changes:  # the same application on uvicorn + websockets, not daphne
             server = uvicorn_argv
-        elif change:
+            changes.remove("uvicorn")
+        if changes:
             env["PYTHONPATH"] += os.pathsep + str(HERE)
-            env["BENCH_PATCH"] = change
+            env["BENCH_PATCH"] = ",".join(changes)
             app = "product_patches:application"
         for i, port in enumerate(ports):
             starts.append(procs.start(f"{tag}-{i}", server(port, app), env=env, cwd=PRODUCT_DIR))
@@ -749,9 +751,11 @@ class Bench:
         time.sleep(min(0.3, self.profile.settle))
         return t
 
-    def wait_quiet(self, w: Workload, *, threshold: float = 0.10, limit: float = 240.0) -> None:
-        """Wait until the servers of this workload's variants use < ``threshold`` of a core."""
+    def wait_quiet(self, w: Workload, *, per_process: float = 0.03, limit: float = 240.0) -> None:
+        """Wait until the servers of this workload's variants use < ``per_process`` of a core
+        each on average (idle replicas still run heartbeats and watchdog probes)."""
         pids = [pid for v in self.wv for pid in self.deps[v].pids]
+        threshold = per_process * len(pids)
         t0 = time.monotonic()
         calm = 0
         before = cpu_sum(pids)
