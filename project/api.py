@@ -2,9 +2,9 @@
 
 Every answer under /api/ is JSON, errors included: ``{"detail": ...}`` with the
 status that fits (and ``code``, the WebSocket protocol's error code, when a
-domain check refused). No input produces an HTML page or a 500; unknown paths
-and methods included. Interactive docs at /api/docs, the schema at
-/api/openapi.json.
+domain check refused). No input produces an HTML page or a 500, unknown paths
+and methods included; a 503 says PostgreSQL or Redis is briefly unreachable.
+Interactive docs at /api/docs, the schema at /api/openapi.json.
 """
 
 import functools
