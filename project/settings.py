@@ -47,10 +47,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Connections are closed after every sync_to_async hop by Channels; a
-    # short-lived persistent connection saves the reconnect on busy replicas.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI every request runs in a thread of its own, so persistent
+    # connections (CONN_MAX_AGE) would never be reused and pile up; Channels
+    # closes connections after every database_sync_to_async hop. A psycopg pool
+    # per replica makes both cheap: closing hands the connection back.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with a pool: checked on checkout
+    if env.bool("DATABASE_POOL", True):
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {
+                "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1),
+                "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10),
+                "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),
+            }
     if env.str("TEST_DATABASE_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 
