@@ -59,6 +59,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
                 "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10),
                 "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),
             }
+        }
     if env.str("TEST_DATABASE_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 
