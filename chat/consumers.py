@@ -26,8 +26,28 @@ CLOSE_TRY_AGAIN = 4013
 CLOSE_TOO_MANY_SOCKETS = 4029
 # Ids of own messages acknowledged directly, whose room copy is still in flight.
 ACKED_MAX = 256
+# daphne sends no frame over 1 MiB (--websocket_max_message_size); a page of long
+# messages can be bigger, so pages are cut to this and say has_more, and the
+# client pages on from the last id it got (tests/faults/test_slow_client.py).
+PAGE_MAX_BYTES = 512 * 1024
 
 log = logging.getLogger(__name__)
+
+
+def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
+    """The page cut to PAGE_MAX_BYTES, keeping its oldest or newest end; True if cut."""
+    # A JSON character takes at most 6 bytes (\u0001): most pages are far below.
+    if sum(len(m["body"]) + len(m["html"]) + 256 for m in messages) * 6 <= PAGE_MAX_BYTES:
+        return messages, False
+    ordered = messages if keep == "oldest" else messages[::-1]
+    kept, size = [], 0
+    for message in ordered:
+        size += len(encode(message).encode()) + 1
+        if kept and size > PAGE_MAX_BYTES:
+            break
+        kept.append(message)
+    cut = len(kept) < len(messages)
+    return (kept if keep == "oldest" else kept[::-1]), cut
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -191,12 +211,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _joined_payload(self, room) -> dict:
         messages, has_more = selectors.messages_page(room=room)
+        page, cut = fit_page([selectors.message_payload(m) for m in messages], keep="newest")
         return {
             "type": "joined",
             "room": room.slug,
             "info": selectors.room_payload(room=room, viewer=self.user),
-            "messages": [selectors.message_payload(m) for m in messages],
-            "has_more": has_more,
+            "messages": page,
+            "has_more": has_more or cut,
             "members": selectors.members(room=room),
         }
 
@@ -269,12 +290,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         messages, has_more = selectors.messages_page(
             room=room, before=before, after=after, limit=limit
         )
-        payload = [selectors.message_payload(m) for m in messages]
+        page, cut = fit_page(
+            [selectors.message_payload(m) for m in messages],
+            keep="oldest" if after is not None else "newest",
+        )
         return room.pk, {
             "type": "history",
             "room": room.slug,
-            "messages": payload,
-            "has_more": has_more,
+            "messages": page,
+            "has_more": has_more or cut,
         }
 
     async def cmd_history(self, frame: dict, ref: str | None) -> None:

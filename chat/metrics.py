@@ -32,6 +32,10 @@ CHANNEL_LAYER_DROPS = Counter(
     "Messages the channel layer dropped because a channel was over capacity.",
     ["reason"],
 )
+SLOW_CLIENTS_DROPPED = Counter(
+    "chat_slow_clients_dropped",
+    "Sockets dropped because their client stopped reading (project/serve.py SlowClientGuard).",
+)
 
 
 def _open_sockets() -> int:

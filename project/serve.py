@@ -54,6 +54,57 @@ async def _dropped() -> None:
     """What a send to a socket that is already closing turns into."""
 
 
+class SlowClientGuard:
+    """Drops a WebSocket whose client stopped reading (its transport's streaming producer).
+
+    Twisted pauses a transport's producer while more than 64 KiB wait unsent.
+    A client that takes nothing for CHAT_SLOW_CLIENT_GRACE_SECS has stopped
+    reading (a healthy one drains a full history page in far less): dropping it
+    stops the replica buffering every frame for it without bound, and it catches
+    up from its cursor when it reconnects (tests/faults/test_slow_client.py).
+    The producer it replaces (the upgraded HTTP channel) is still told everything.
+    """
+
+    def __init__(self, protocol: WebSocketProtocol, grace: float) -> None:
+        self.protocol = protocol
+        self.grace = grace
+        self.timer = None
+        transport = protocol.transport
+        self.inner = transport.producer
+        if self.inner is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(self, True)
+
+    def pauseProducing(self) -> None:
+        if self.timer is None:
+            self.timer = reactor.callLater(self.grace, self.drop)
+        if self.inner is not None:
+            self.inner.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        if self.inner is not None:
+            self.inner.resumeProducing()
+
+    def stopProducing(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        if self.inner is not None:
+            self.inner.stopProducing()
+
+    def drop(self) -> None:
+        from chat.metrics import SLOW_CLIENTS_DROPPED
+
+        self.timer = None
+        SLOW_CLIENTS_DROPPED.inc()
+        log.warning("dropping a socket whose client stopped reading", extra={"grace_s": self.grace})
+        # Not a close frame: it would wait behind everything the client has not read.
+        self.protocol.dropConnection(abort=True)
+
+
 class GracefulServer(daphne.server.Server):
     """daphne's Server with SIGTERM/SIGINT handled by draining (see the module docstring)."""
 
@@ -98,7 +149,18 @@ class GracefulServer(daphne.server.Server):
             WebSocketProtocol.STATE_CLOSED,
         ):
             return _dropped()
-        return super().handle_reply(protocol, message)
+        reply = super().handle_reply(protocol, message)
+        if message["type"] == "websocket.accept":
+            return self._guard_when_open(reply, protocol)
+        return reply
+
+    async def _guard_when_open(self, reply, protocol) -> None:
+        await reply
+        from django.conf import settings
+
+        grace = settings.CHAT_SLOW_CLIENT_GRACE_SECS
+        if grace > 0 and protocol.state == WebSocketProtocol.STATE_OPEN:
+            SlowClientGuard(protocol, grace)
 
     # Draining
     # --------------------------------------------------------------------------

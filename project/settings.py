@@ -258,6 +258,10 @@ CHAT_RATE_LIMIT_BURST = env.int("CHAT_RATE_LIMIT_BURST", 10)
 # `rate_limited` and close code 4029. A killed replica's sockets count until
 # they expire (CHAT_PRESENCE_TTL_SECS). 0 turns the cap off.
 CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", 20)
+# A socket whose client leaves 64 KiB of frames untaken for this long is dropped
+# (it stopped reading) and catches up when it reconnects; a link of 300 kbit/s
+# still takes a full page of the longest messages (1 MB) in time. 0: never.
+CHAT_SLOW_CLIENT_GRACE_SECS = env.float("CHAT_SLOW_CLIENT_GRACE_SECS", 30.0)
 # Presence: a socket counts as open for TTL seconds after its replica last
 # vouched for it; replicas vouch every HEARTBEAT seconds and sweep expired users
 # every SWEEP seconds, so a killed replica's users go offline within TTL + SWEEP

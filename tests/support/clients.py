@@ -14,8 +14,10 @@ import contextlib
 import itertools
 import json
 import logging
+import socket as sockets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import websockets
 
@@ -36,6 +38,9 @@ class ChatClient:
     name: str = "client"
     reconnect: bool = True
     request_timeout: float = 10.0
+    # A small kernel receive buffer, so that a client that stops reading backs up
+    # the server quickly (see stop_reading).
+    rcvbuf: int | None = None
     # room slug -> message id -> message, everything this client holds
     rooms: dict[str, dict[int, dict]] = field(default_factory=dict)
     # frames received on every socket, in order (diagnostics and assertions)
@@ -54,6 +59,8 @@ class ChatClient:
         self._ready = asyncio.Event()
         self._closing = False
         self._live_listeners: list[asyncio.Queue] = []
+        self._reading = asyncio.Event()
+        self._reading.set()
 
     # Lifecycle
     # --------------------------------------------------------------------------
@@ -98,7 +105,12 @@ class ChatClient:
 
     async def _open(self, url: str) -> None:
         socket = await websockets.connect(
-            url, additional_headers=self.headers, open_timeout=5, max_size=8 * 2**20
+            url,
+            additional_headers=self.headers,
+            open_timeout=5,
+            max_size=8 * 2**20,
+            sock=self._tcp(url) if self.rcvbuf else None,
+            max_queue=2 if self.rcvbuf else 16,
         )
         try:
             hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
@@ -120,6 +132,21 @@ class ChatClient:
             raise
         self._ready.set()
 
+    def _tcp(self, url: str) -> sockets.socket:
+        """A connected TCP socket whose receive buffer is set before the handshake."""
+        parsed = urlparse(url)
+        tcp = sockets.socket()
+        tcp.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, self.rcvbuf)
+        tcp.connect((parsed.hostname, parsed.port))
+        return tcp
+
+    def stop_reading(self) -> None:
+        """Take no more frames off the socket, like a frozen client: the server backs up."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+
     async def _keep_connected(self) -> None:
         while not self._closing:
             await self._reader
@@ -132,6 +159,7 @@ class ChatClient:
     async def _read(self, socket) -> None:
         try:
             async for raw in socket:
+                await self._reading.wait()
                 frame = json.loads(raw)
                 self.frames.append(frame)
                 self._on_frame(frame)
@@ -291,6 +319,14 @@ async def converse(
 
 async def settle(clients: list[ChatClient], timeout: float = 30) -> None:
     """Wait until every client is connected again and has caught up once more."""
+    deadline = asyncio.get_running_loop().time() + timeout
     for client in clients:
-        await client.wait_ready(timeout)
-        await client.catch_up()
+        while True:
+            try:
+                await client.wait_ready(max(0.1, deadline - asyncio.get_running_loop().time()))
+                await client.catch_up()
+                break
+            except Disconnected:  # the socket it was using has just gone: on the next one
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
