@@ -9,7 +9,7 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from tests.support.clients import ChatClient
+from tests.support.clients import ChatClient, settle, stored_messages
 
 pytestmark = [pytest.mark.replicas, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -70,3 +70,53 @@ async def test_one_user_opening_1000_sockets_across_replicas_gets_the_cap_and_a_
         assert first["type"] == "hello"
     finally:
         await asyncio.gather(*(socket.close() for socket in opened))
+
+
+async def test_fifty_messages_a_second_across_replicas_are_capped_and_others_are_unaffected(
+    start_replicas, people
+):
+    mallory, bob = await people("mallory", "bob")
+    one, two = await sync_to_async(start_replicas)(2)
+    headers = {"Authorization": f"Bearer {mallory}"}
+    flooders = [
+        await ChatClient([replica.ws_url], headers, name=f"m{n}").start()
+        for n, replica in enumerate((one, two))
+    ]
+    bystander = await ChatClient([two.ws_url], {"Authorization": f"Bearer {bob}"}).start()
+    try:
+
+        async def flood(n: int) -> dict:
+            await asyncio.sleep(n / 50)  # 50 a second, alternating replicas
+            frame = {"type": "send", "room": "general", "body": f"spam {n}", "client_id": f"s{n}"}
+            return await flooders[n % 2].request(frame)
+
+        async def chat() -> list[dict]:
+            replies = []
+            for n in range(4):
+                frame = {"type": "send", "room": "general", "body": f"hi {n}", "client_id": f"b{n}"}
+                replies.append(await bystander.request(frame))
+                await asyncio.sleep(0.5)
+            return replies
+
+        started = time.monotonic()
+        flood_replies, bob_replies = await asyncio.gather(
+            asyncio.gather(*(flood(n) for n in range(100))), chat()
+        )
+        elapsed = time.monotonic() - started
+
+        accepted = [reply for reply in flood_replies if reply["type"] == "message"]
+        refused = [reply for reply in flood_replies if reply["type"] != "message"]
+        # The shared bucket: a burst, then the sustained rate, whichever replica is asked.
+        ceiling = settings.CHAT_RATE_LIMIT_BURST + settings.CHAT_RATE_LIMIT_PER_SECOND * elapsed
+        assert settings.CHAT_RATE_LIMIT_BURST <= len(accepted) <= ceiling + 1
+        assert {(reply["type"], reply["code"]) for reply in refused} == {("error", "rate_limited")}
+        stored = await sync_to_async(stored_messages)("general")
+        assert sum(author == "mallory" for _, author, _ in stored) == len(accepted)
+
+        assert [reply["type"] for reply in bob_replies] == ["message"] * 4
+        await settle([bystander])
+        held = {message["id"] for message in bystander.held("general")}
+        assert {reply["message"]["id"] for reply in accepted} <= held
+    finally:
+        for client in (*flooders, bystander):
+            await client.close()
