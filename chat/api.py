@@ -6,11 +6,13 @@ validated, rate limited, deduplicated and fanned out exactly like one sent
 over a socket. Rooms a user may not see answer 404, like missing ones.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
+from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
 from accounts.api import UserOut, errors
 from chat import longpoll, presence, selectors, services
@@ -18,6 +20,7 @@ from chat import longpoll, presence, selectors, services
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
 # Rooms a user may not see answer 404, like rooms that do not exist.
 RoomSlug = Annotated[str, Path(description="The room's slug.", example="general")]
+Username = Annotated[str, Path(description="The member's username.", example="bob")]
 
 router = Router()
 
@@ -44,6 +47,24 @@ class RoomIn(Schema):
     slug: str = Field(pattern=r"^[a-z0-9-]{1,50}$", description="Not starting with 'dm-'.")
     kind: Literal["public", "private"] = "public"
     topic: str = Field("", max_length=250)
+
+
+class RoomPatch(Schema):
+    """Only the fields sent change; at least one is required."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: str | None = Field(None, max_length=100)
+    topic: str | None = Field(None, max_length=250)
+    archived: StrictBool | None = Field(
+        None, description="true archives the room (read-only), false reopens it."
+    )
+
+    @model_validator(mode="after")
+    def something_to_change(self) -> Self:
+        if self.name is None and self.topic is None and self.archived is None:
+            raise ValueError("send at least one of name, topic, archived")
+        return self
 
 
 class MemberOut(UserOut):
@@ -79,6 +100,13 @@ class MessageIn(Schema):
     )
 
 
+class MessageEditIn(Schema):
+    body: str = Field(
+        description=f"The new Markdown, not blank, at most {settings.CHAT_MESSAGE_MAX_LENGTH} "
+        "characters (longer is a 413)."
+    )
+
+
 class MessagesPage(Schema):
     messages: list[MessageOut] = Field(description="Ascending by id.")
     has_more: bool = Field(description="More messages lie beyond this page.")
@@ -89,6 +117,19 @@ class PollOut(MessagesPage):
 
 
 MessageId = Annotated[int, Field(ge=0, le=MESSAGE_ID_MAX)]
+MessageIdPath = Annotated[int, Path(ge=1, le=MESSAGE_ID_MAX, description="The message's id.")]
+
+
+class ReadIn(Schema):
+    message_id: StrictInt = Field(
+        ge=0, le=MESSAGE_ID_MAX, description="The newest message read; the mark never moves back."
+    )
+
+
+class ReadOut(Schema):
+    room: str
+    message_id: int = Field(description="The read mark now stored.")
+    unread: int = Field(description="Messages by others after the mark.")
 
 
 class PageQuery(Schema):
@@ -143,6 +184,26 @@ def room_get(request: HttpRequest, slug: RoomSlug) -> dict:
     return selectors.room_detail(room=room, user=request.auth)
 
 
+@router.patch(
+    "/rooms/{slug}",
+    response={200: RoomOut, **errors(403, 404)},
+    tags=["rooms"],
+    summary="Change a room",
+)
+def room_change(request: HttpRequest, slug: RoomSlug, payload: RoomPatch) -> dict:
+    """Rename, change the topic, archive or reopen (the owner, moderators, staff).
+
+    Members see it live (`room_updated`). All of the change or none of it applies.
+    """
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    with transaction.atomic():
+        if payload.name is not None or payload.topic is not None:
+            services.room_update(by=request.auth, room=room, name=payload.name, topic=payload.topic)
+        if payload.archived is not None:
+            services.room_archive(by=request.auth, room=room, archived=payload.archived)
+    return selectors.room_detail(room=room, user=request.auth)
+
+
 @router.post(
     "/rooms/{slug}/join",
     response={200: RoomOut, **errors(404)},
@@ -193,6 +254,40 @@ def member_invite(request: HttpRequest, slug: RoomSlug, payload: UsernameIn) -> 
     room = selectors.room_for_user(user=request.auth, slug=slug)
     membership = services.room_invite(by=request.auth, room=room, username=payload.username)
     return selectors.member_payload(membership, presence.backend().online([membership.user_id]))
+
+
+@router.delete(
+    "/rooms/{slug}/members/{username}",
+    response={204: None, **errors(403, 404)},
+    tags=["rooms"],
+    summary="Remove a member",
+)
+def member_remove(request: HttpRequest, slug: RoomSlug, username: Username) -> Status:
+    """The owner, moderators and staff; only the owner or staff remove a moderator,
+    nobody removes the owner, and direct rooms keep their two members (403).
+
+    The removed member's sockets drop the room at once, on every replica.
+    """
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    services.member_remove(by=request.auth, room=room, username=username)
+    return Status(204, None)
+
+
+@router.post(
+    "/rooms/{slug}/read",
+    response={200: ReadOut, **errors(403, 404)},
+    tags=["rooms"],
+    summary="Mark read",
+)
+def read_mark(request: HttpRequest, slug: RoomSlug, payload: ReadIn) -> dict:
+    """Move my read mark forward to `message_id` (never back); members only.
+
+    My other connections get `read` with the new unread count.
+    """
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    unread = services.read_mark(user=request.auth, room=room, message_id=payload.message_id)
+    mark = selectors.membership_of(user=request.auth, room=room).last_read_id
+    return {"room": room.slug, "message_id": mark, "unread": unread}
 
 
 # Messages
@@ -250,6 +345,31 @@ async def message_poll(request: HttpRequest, slug: RoomSlug, query: Query[PollQu
         user=request.auth, slug=slug, after=query.after, timeout=query.timeout
     )
     return page.as_payload()
+
+
+@router.patch(
+    "/messages/{message_id}",
+    response={200: MessageOut, **errors(403, 404)},
+    tags=["messages"],
+    summary="Edit a message",
+)
+def message_edit(request: HttpRequest, message_id: MessageIdPath, payload: MessageEditIn) -> dict:
+    """My own messages only, not in archived rooms (403); the room sees `message_edited`."""
+    message = services.message_edit(user=request.auth, message_id=message_id, body=payload.body)
+    return selectors.message_payload(message)
+
+
+@router.delete(
+    "/messages/{message_id}",
+    response={204: None, **errors(403, 404)},
+    tags=["messages"],
+    summary="Delete a message",
+)
+def message_delete(request: HttpRequest, message_id: MessageIdPath) -> Status:
+    """The author, or the room's owner, moderators and staff; the room sees
+    `message_deleted`. Deleted and invisible messages are a 404."""
+    services.message_delete(user=request.auth, message_id=message_id)
+    return Status(204, None)
 
 
 # Direct rooms

@@ -5,10 +5,13 @@ from django.test import AsyncClient, Client
 
 
 class JsonClient(Client):
-    """Django's test client, sending JSON bodies by default."""
+    """Django's test client, sending JSON bodies (POST, PATCH) by default."""
 
     def post(self, path, data=None, content_type="application/json", **extra):
         return super().post(path, data, content_type=content_type, **extra)
+
+    def patch(self, path, data="", content_type="application/json", **extra):
+        return super().patch(path, data, content_type=content_type, **extra)
 
 
 class AsyncJsonClient(AsyncClient):
