@@ -320,6 +320,7 @@ def plots(results: dict, outdir: Path) -> list[Path]:
         axes[1][col].set_title(f"{w}: p99 latency vs offered")
         axes[1][col].set_xlabel("offered deliveries/s")
         axes[1][col].set_ylabel("p99 (ms, log)")
+        axes[0][col].set_yscale("log")
         for ax in (axes[0][col], axes[1][col]):
             ax.set_xscale("log")
             ax.grid(alpha=0.3)

@@ -726,7 +726,7 @@ class Bench:
                 "replicas_s": round(replicas, 3),
                 "redis_s": round(redis_cpu, 3),
                 "server_s": round(server_cpu, 3),
-                "postgres_s": round(pg_cpu, 3),
+                "postgres_s": round(max(0.0, pg_cpu), 3),  # backends come and go: approximate
                 "loadgen_s": round(loadgen_cpu, 3),
                 # everything else that ran meanwhile (other users of the machine)
                 "others_s": round(max(0.0, machine - server_cpu - loadgen_cpu - pg_cpu), 3),
