@@ -24,9 +24,8 @@ class Room(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     archived = models.BooleanField(default=False, help_text="Archived rooms are read-only.")
     is_default = models.BooleanField(default=False, help_text="New users join default rooms.")
-    # Updated in the same transaction as every insert: the row lock it takes
-    # serialises posts per room, so message ids commit in id order and an
-    # `after=<id>` cursor can never step over a message committed late.
+    # Updated with every insert, under chat.locks.room_post_lock, which keeps
+    # a room's messages committed and published in id order.
     last_message_id = models.BigIntegerField(default=0)
     # "<smaller user id>:<larger user id>" for direct rooms: one room per pair.
     direct_key = models.CharField(max_length=50, null=True, blank=True, unique=True)

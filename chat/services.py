@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.services import profile_ensure
 from chat import events, metrics, ratelimit
 from chat.errors import ClientError
+from chat.locks import room_post_lock
 from chat.models import Membership, Message, Room
 from chat.rendering import render_markdown
 from chat.selectors import membership_of, unread_count
@@ -282,9 +283,9 @@ def message_post(
         metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
     try:
-        with transaction.atomic():
-            # Lock the room row: posts to one room commit one at a time, in id order.
-            Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").get()
+        # One post per room at a time, from insert to publish: ids commit and go
+        # out in id order, so an `after=<id>` cursor never steps over a message.
+        with room_post_lock(room.pk), transaction.atomic():
             message = Message.objects.create(
                 room=room, author=user, body=body, html=render_markdown(body), client_id=client_id
             )

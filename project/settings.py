@@ -177,11 +177,17 @@ if REDIS_URL:
                 if CHANNEL_LAYER == "pubsub"
                 else "channels_redis.core.RedisChannelLayer"
             ),
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{KEY_PREFIX}:asgi",
-                **({"capacity": 1000} if CHANNEL_LAYER != "pubsub" else {}),
-            },
+            "CONFIG": (
+                {"hosts": [REDIS_URL], "prefix": f"{KEY_PREFIX}:asgi"}
+                if CHANNEL_LAYER == "pubsub"
+                else {
+                    # Above the layer's 5 s blocking pop: redis-py 8 defaults reads
+                    # to 5 s, which fails every idle pop (django/channels_redis#422).
+                    "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                    "prefix": f"{KEY_PREFIX}:asgi",
+                    "capacity": 1000,
+                }
+            ),
         },
         # Background jobs (chat/workers.py) need a queue that waits for the
         # worker: pub/sub forgets a message nobody listens to, so this alias is

@@ -76,3 +76,22 @@ async def test_cookie_handshakes_need_an_allowed_origin_and_a_session(start_repl
         assert await handshake({"Cookie": cookie, "Origin": foreign}) == 403
     assert await handshake({"Cookie": cookie}) == 403
     assert await handshake({"Authorization": "Bearer chat_wrong"}) == 403
+
+
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+async def test_an_idle_socket_still_receives_on_either_channel_layer(
+    start_replicas, make_user, token_for, layer
+):
+    """Idle longer than redis-py's 5 s read timeout, which broke the core layer's pops."""
+    users = [await sync_to_async(make_user)(name) for name in ("alice", "bob")]
+    tokens = [await sync_to_async(token_for)(user) for user in users]
+    one, two = await sync_to_async(start_replicas)(2, CHANNEL_LAYER=layer)
+    alice, bob = await open_socket(one, tokens[0]), await open_socket(two, tokens[1])
+    try:
+        await asyncio.sleep(7)
+        frame = {"type": "send", "room": "general", "body": "still there?", "client_id": "idle"}
+        await alice.send(json.dumps(frame))
+        assert (await next_of_type(bob, "message"))["message"]["body"] == "still there?"
+    finally:
+        await alice.close()
+        await bob.close()
