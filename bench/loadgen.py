@@ -554,8 +554,19 @@ class LoadGen:
         return {"previous_trial": last.id, "previous_late_unique": last.late_unique}
 
     async def cmd_stragglers(self, msg: dict) -> dict:
+        """Wait while the last trial's stragglers keep coming (``quiet`` s without one ends
+        it, ``limit`` s at most), then report them."""
         cs = self.sets.get(msg["set"])
-        return {"ok": True, **(self._stragglers(cs) if cs else {})}
+        if cs is None:
+            return {"ok": True}
+        last = cs.last_trial
+        deadline = time.monotonic() + float(msg.get("limit", 0))
+        while last is not None and time.monotonic() < deadline:
+            seen = last.late_unique
+            await asyncio.sleep(float(msg.get("quiet", 2.0)))
+            if last.late_unique == seen:
+                break
+        return {"ok": True, **self._stragglers(cs)}
 
     async def cmd_run(self, msg: dict) -> dict:
         cs = self.sets[msg["set"]]

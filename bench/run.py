@@ -867,9 +867,11 @@ class Bench:
         self.close_sets()
 
     def close_sets(self) -> None:
-        time.sleep(self.profile.drain)  # let the last trials' stragglers arrive
+        # The last trials' stragglers: wait while they keep arriving (an overloaded trial
+        # can leave a backlog of tens of seconds), so that late is not taken for lost.
         for v in self.wv:
-            self.note_stragglers(v, self.gen.call(cmd="stragglers", set=v))
+            reply = self.gen.call(cmd="stragglers", set=v, quiet=2.0, limit=60.0)
+            self.note_stragglers(v, reply)
             self.gen.call(cmd="close", set=v)
 
     def run_fixed(self, w: Workload) -> None:
