@@ -138,22 +138,26 @@ def in_thread() -> Callable:
 
 
 @pytest.fixture
-def make_person(make_user) -> Callable:
+def make_person(make_user, in_thread) -> Callable:
     """A user who can sign in on the replicas with the password "pw-<username>".
 
     tests/settings.py stores passwords with the fast MD5 hasher, which the
     replicas (project.settings) do not accept, so the hash is rewritten
-    with the replicas' default hasher.
+    with the replicas' default hasher. Made in a worker thread: onboarding
+    sends `member_joined`, which cannot be sent from Playwright's thread.
     """
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-    def make(username: str, **extra):
+    def create(username: str, **extra):
         user = make_user(username, **extra)
         hasher = PBKDF2PasswordHasher()
         user.password = hasher.encode(f"pw-{username}", hasher.salt())
         # A queryset update: not a password *change* (which closes the user's sockets).
         type(user).objects.filter(pk=user.pk).update(password=user.password)
         return user
+
+    def make(username: str, **extra):
+        return in_thread(create, username, **extra)
 
     return make
 
