@@ -1,7 +1,8 @@
 // Wiring: reads the bootstrap data, opens the socket, routes server frames
 // into the store, and re-renders what changed. Each concern lives in its own
 // module: socket (connection), sync (history, catch-up, outbox), store
-// (state), render (messages), sidebar, members, composer, dialogs, banner.
+// (state), render (messages), sidebar, members, composer, dialogs, banner,
+// moderation (who may do what) and room-settings.
 
 import { setCsrfToken } from "./api.js";
 import { Banner } from "./banner.js";
@@ -11,7 +12,9 @@ import { byId, setText } from "./dom.js";
 import { displayName, truncate } from "./format.js";
 import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
+import { removeMember } from "./moderation.js";
 import { MessageList } from "./render.js";
+import { RoomSettings } from "./room-settings.js";
 import { Sidebar, roomHref } from "./sidebar.js";
 import { Connection } from "./socket.js";
 import { Store, TYPING_SHOWN_MS, asRoom, asUser } from "./store.js";
@@ -34,6 +37,7 @@ const store = new Store({
   username: boot.username,
   display_name: boot.display_name,
   avatar_url: boot.avatar_url,
+  is_staff: Boolean(boot.is_staff),
 });
 const root = byId("app");
 const announcer = byId("announcer");
@@ -58,6 +62,7 @@ function flush() {
   flushQueued = false;
   const room = store.current;
   if (dirty.sidebar) sidebar.render(store);
+  if (dirty.sidebar || dirty.members) roomSettings.render(room);
   if (dirty.list && room) {
     list.render(room, { follow: followNext });
     followNext = false;
@@ -247,14 +252,7 @@ const handlers = {
   },
 
   room_updated(frame) {
-    const slug = asRoom(frame.room).slug;
-    if (!store.rooms.has(slug)) return;
-    const room = store.rooms.get(slug);
-    const update = { slug, topic: frame.topic, archived: frame.archived };
-    if (room.kind !== "direct") update.name = frame.name;
-    store.upsertRoom(update);
-    if (room === store.current) composer.setRoom(room);
-    changed(room);
+    roomUpdated({ ...frame, slug: asRoom(frame.room).slug });
   },
 
   read(frame) {
@@ -360,6 +358,17 @@ function membersStale(room) {
   if (room === store.current && conn.isOpen) joinRoom(conn, room.slug).catch(() => {});
 }
 
+/** A room's name, topic or archived flag changed (from `room_updated` or our own PATCH). */
+function roomUpdated({ slug, name, topic, archived }) {
+  const room = store.rooms.get(slug);
+  if (!room) return;
+  const update = { slug, topic, archived };
+  if (room.kind !== "direct") update.name = name;
+  store.upsertRoom(update);
+  if (room === store.current) composer.setRoom(room);
+  changed(room);
+}
+
 function dropRoom(slug, notice) {
   if (!store.rooms.has(slug)) return;
   const wasCurrent = store.currentSlug === slug;
@@ -406,9 +415,24 @@ function updateJump() {
 
 const sidebar = new Sidebar();
 
-const members = new Members(store, (username) => startDirect(username).catch((error) => {
-  composer.showError(`Could not open the conversation: ${error.detail || error.message}`);
-}));
+const members = new Members(store, {
+  direct: (username) => startDirect(username).catch((error) => {
+    composer.showError(`Could not open the conversation: ${error.detail || error.message}`);
+  }),
+  async remove(username) {
+    const room = store.current;
+    if (!room) return;
+    await removeMember(room, username);
+    // `member_left` follows; drop them now so the list does not wait for it.
+    room.members.delete(username);
+    changed(room);
+  },
+});
+
+const roomSettings = new RoomSettings(store, {
+  currentRoom: () => store.current,
+  applied: roomUpdated,
+});
 
 const list = new MessageList(
   { scroller: byId("messages"), list: byId("message-list"), status: byId("history-status") },

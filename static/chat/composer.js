@@ -19,6 +19,9 @@ export class Composer {
     this.form = byId("composer");
     this.input = byId("composer-input");
     this.label = byId("composer-label");
+    this.sendButton = byId("composer-send");
+    this.note = byId("composer-note");
+    this.hint = byId("composer-hint");
     this.error = byId("composer-error");
     this.lastTypingAt = 0;
     this.form.addEventListener("submit", (event) => {
@@ -74,6 +77,11 @@ export class Composer {
     this.input.placeholder = !room ? "Message" : room.archived ? "This room is archived: read only" : `Message ${name}`;
     this.input.value = room?.draft || "";
     this.input.disabled = !room || room.archived;
+    this.sendButton.disabled = this.input.disabled;
+    // Archived rooms are read-only: say so where people would type.
+    this.note.hidden = !room?.archived;
+    this.hint.hidden = Boolean(room?.archived);
+    setText(this.note, room?.archived ? "This room is archived: it is read-only. Its history stays readable." : "");
     this.lastTypingAt = 0;
     this.clearError();
     this.autosize();

@@ -1,8 +1,10 @@
-// The member list (avatars, online dots, start a direct conversation) and
-// the "x is typing" line.
+// The member list (avatars, online dots, start a direct conversation,
+// remove a member with an inline confirmation) and the "x is typing" line.
 
 import { byId, h, reconcile, setText } from "./dom.js";
 import { displayName } from "./format.js";
+import { icon } from "./icons.js";
+import { canRemove } from "./moderation.js";
 
 function createMember() {
   return h("li", { class: "member" });
@@ -17,20 +19,77 @@ function typingText(users) {
 }
 
 export class Members {
-  /** @param {(username: string) => void} onDirect  start a conversation with a member */
-  constructor(store, onDirect) {
+  /**
+   * @param {object} on  direct(username): start a conversation with a member;
+   *                     remove(username) -> Promise: take them out of the open room
+   */
+  constructor(store, on) {
     this.store = store;
+    this.on = on;
+    this.room = null;
+    // The removal being confirmed, in flight, or refused (one member at a time).
+    this.removal = { username: null, busy: false, error: "" };
     this.list = byId("member-list");
     this.heading = byId("members-heading");
     this.count = byId("members-count");
     this.typing = byId("typing");
-    this.list.addEventListener("click", (event) => {
-      const button = event.target.closest("[data-dm]");
-      if (button) onDirect(button.dataset.dm);
+    this.list.addEventListener("click", (event) => this.click(event));
+    this.list.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.removal.username && !this.removal.busy) {
+        event.stopPropagation();
+        this.cancelRemoval();
+      }
     });
   }
 
+  click(event) {
+    const button = event.target.closest("button");
+    const username = button?.closest("li.member")?.dataset.key;
+    if (!username) return;
+    if (button.dataset.dm) this.on.direct(button.dataset.dm);
+    else if (button.dataset.action === "remove") {
+      this.removal = { username, busy: false, error: "" };
+      this.render(this.room);
+      this.focus(username, "remove-cancel");
+    } else if (button.dataset.action === "remove-cancel") this.cancelRemoval();
+    else if (button.dataset.action === "remove-confirm") this.confirmRemoval(username);
+  }
+
+  cancelRemoval() {
+    const { username } = this.removal;
+    this.removal = { username: null, busy: false, error: "" };
+    this.render(this.room);
+    this.focus(username, "remove");
+  }
+
+  async confirmRemoval(username) {
+    const li = this.item(username);
+    const next = li?.nextElementSibling || li?.previousElementSibling;
+    this.removal = { username, busy: true, error: "" };
+    this.render(this.room);
+    try {
+      await this.on.remove(username);
+      this.removal = { username: null, busy: false, error: "" };
+      this.render(this.room);
+      (next?.isConnected ? next.querySelector("button") : null)?.focus();
+    } catch (error) {
+      this.removal = { username, busy: false, error: error.detail || "The member could not be removed." };
+      this.render(this.room);
+      this.focus(username, "remove-cancel");
+    }
+  }
+
+  item(username) {
+    return [...this.list.children].find((li) => li.dataset.key === username) || null;
+  }
+
+  focus(username, action) {
+    this.item(username)?.querySelector(`[data-action="${action}"]`)?.focus();
+  }
+
   render(room) {
+    if (room !== this.room) this.removal = { username: null, busy: false, error: "" };
+    this.room = room;
     const members = room ? this.store.sortedMembers(room) : [];
     const online = members.filter((m) => m.online).length;
     setText(this.heading, room ? `Members (${online} online of ${members.length})` : "Members");
@@ -43,9 +102,14 @@ export class Members {
   }
 
   updateMember(li, member) {
-    const stamp = `${member.display_name}|${member.avatar_url}|${member.online}|${member.role}`;
+    const removable = canRemove(this.store, this.room, member);
+    const removal = this.removal.username === member.username ? this.removal : null;
+    const stamp = [
+      member.display_name, member.avatar_url, member.online, member.role, removable,
+      removal ? `${removal.busy}|${removal.error}` : "",
+    ].join("|");
     if (li.dataset.stamp === stamp) return;
-    const hadFocus = li.contains(document.activeElement);
+    const focused = li.contains(document.activeElement) ? document.activeElement : null;
     li.dataset.stamp = stamp;
     li.classList.toggle("is-online", Boolean(member.online));
     const name = displayName(member);
@@ -67,8 +131,35 @@ export class Members {
         title: `Send ${name} a direct message`,
         "aria-label": `${name}, ${status}. Send a direct message`,
       }, avatar, label);
-    li.replaceChildren(...[body, role].filter(Boolean));
-    if (hadFocus) li.querySelector("button")?.focus();
+    const remove = removable && !removal
+      ? h("button", {
+        type: "button",
+        class: "icon-button member-remove",
+        "data-action": "remove",
+        "aria-label": `Remove ${name} from the room`,
+        title: "Remove from room",
+      }, icon("close", 14))
+      : null;
+    const confirm = removable && removal ? this.confirmation(name, removal) : null;
+    li.replaceChildren(...[body, role, remove, confirm].filter(Boolean));
+    if (focused && !li.contains(document.activeElement)) {
+      const action = focused.dataset.action;
+      ((action && li.querySelector(`[data-action="${action}"]`)) || li.querySelector("button"))?.focus();
+    }
+  }
+
+  confirmation(name, removal) {
+    const where = this.room ? this.room.name : "the room";
+    return h("div", { class: "member-confirm", role: "group", "aria-label": `Remove ${name}?` },
+      h("span", { class: "member-confirm-text" }, `Remove ${name} from ${where}?`),
+      h("button", {
+        type: "button", class: "btn btn-small btn-danger", "data-action": "remove-confirm", disabled: removal.busy,
+      }, removal.busy ? "Removing…" : "Remove"),
+      h("button", {
+        type: "button", class: "btn btn-small btn-outline", "data-action": "remove-cancel", disabled: removal.busy,
+      }, "Cancel"),
+      removal.error ? h("p", { class: "member-confirm-error", role: "alert" }, removal.error) : null,
+    );
   }
 
   renderTyping(room) {

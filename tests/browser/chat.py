@@ -48,6 +48,10 @@ class ChatPage:
         return self.page.locator("#room-title")
 
     @property
+    def room_topic(self) -> Locator:
+        return self.page.locator("#room-topic")
+
+    @property
     def messages(self) -> Locator:
         return self.page.locator("#message-list > li.msg")
 
@@ -88,6 +92,20 @@ class ChatPage:
         self.room_link(name).click()
         expect(self.room_title).to_have_text(name)
         expect(self.page.locator("#history-status")).not_to_have_text("Loading messages…")
+
+    def remove_member(self, name: str) -> None:
+        """Remove from the open room through the member list, confirming inline."""
+        member = self.member(name)
+        member.get_by_role("button", name=f"Remove {name} from the room").click()
+        confirm = member.get_by_role("group", name=f"Remove {name}?")
+        confirm.get_by_role("button", name="Remove", exact=True).click()
+
+    def room_settings(self) -> Locator:
+        """Open the open room's settings; returns the dialog."""
+        self.page.get_by_role("button", name="Room settings").click()
+        dialog = self.page.get_by_role("dialog", name=re.compile("^Settings of "))
+        expect(dialog).to_be_visible()
+        return dialog
 
     def expect_message(self, text: str, *, author: str | None = None) -> Locator:
         """Wait until a sent (not pending) message with this text is shown; returns it."""

@@ -1,0 +1,38 @@
+// Moderation: who may do what in a room (docs/social.md), so the client only
+// offers what the server would accept, and the API calls that do it. The
+// server stays the judge: a refusal is shown to the user, never assumed away.
+
+import { api } from "./api.js";
+
+const MODERATING = new Set(["owner", "moderator"]);
+
+function roomPath(room) {
+  return `/rooms/${encodeURIComponent(room.slug)}`;
+}
+
+/** My role in a room, from its member list ("" until the list has arrived). */
+export function myRole(store, room) {
+  return room?.members.get(store.me.username)?.role || "";
+}
+
+/** Owners, moderators and staff change, archive and remove from rooms (not direct ones). */
+export function canModerate(store, room) {
+  if (!room || room.kind === "direct") return false;
+  return Boolean(store.me.is_staff) || MODERATING.has(myRole(store, room));
+}
+
+/** Never oneself or the owner; a moderator only by the owner or staff. */
+export function canRemove(store, room, member) {
+  if (!canModerate(store, room) || store.isMe(member) || member.role === "owner") return false;
+  return member.role !== "moderator" || Boolean(store.me.is_staff) || myRole(store, room) === "owner";
+}
+
+/** DELETE the membership; the member's clients get `room_removed`, the room `member_left`. */
+export function removeMember(room, username) {
+  return api("DELETE", `${roomPath(room)}/members/${encodeURIComponent(username)}`);
+}
+
+/** PATCH {name?, topic?, archived?}; resolves to the room; members get `room_updated`. */
+export function changeRoom(room, changes) {
+  return api("PATCH", roomPath(room), changes);
+}
