@@ -1,5 +1,6 @@
 // The HTTP API (/api/) for what the socket does not cover: browsing rooms,
-// creating rooms, inviting. Session auth with the CSRF header.
+// creating rooms, inviting, moderating (moderation.js). Session auth with the
+// CSRF header on every unsafe method (POST, PATCH, DELETE).
 
 export class ApiError extends Error {
   constructor(status, detail) {
