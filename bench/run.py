@@ -759,8 +759,10 @@ class Bench:
         t0 = time.monotonic()
         calm = 0
         before = cpu_sum(pids)
+        step = self.profile.settle
+        threshold *= step
         while time.monotonic() - t0 < limit and calm < 2:
-            time.sleep(1.0)
+            time.sleep(step)
             now = cpu_sum(pids)
             calm = calm + 1 if now - before < threshold else 0
             before = now
@@ -870,7 +872,8 @@ class Bench:
         # The last trials' stragglers: wait while they keep arriving (an overloaded trial
         # can leave a backlog of tens of seconds), so that late is not taken for lost.
         for v in self.wv:
-            reply = self.gen.call(cmd="stragglers", set=v, quiet=2.0, limit=60.0)
+            quiet = 2 * self.profile.settle
+            reply = self.gen.call(cmd="stragglers", set=v, quiet=quiet, limit=60.0)
             self.note_stragglers(v, reply)
             self.gen.call(cmd="close", set=v)
 
