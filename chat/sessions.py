@@ -17,10 +17,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections
+from django.db.models import Count
 
 from chat import events, presence
 from chat.errors import ClientError
-from chat.models import Room
+from chat.models import Membership, Room
 from chat.selectors import rooms_for_user
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,19 @@ _maintenance: list[asyncio.Task] = []
 
 
 def _rooms_of(user_id: int) -> list[Room]:
-    return list(Room.objects.filter(memberships__user_id=user_id))
+    """The user's rooms that hear their presence changes.
+
+    Rooms above CHAT_PRESENCE_ROOM_MAX_MEMBERS are left out: a presence frame
+    goes to every member, so announcing each connect in a room of N costs N
+    frames, and N connects cost N squared (500 members: 250,000 frames). Their
+    member lists still carry `online` when fetched.
+    """
+    rooms = Room.objects.filter(pk__in=Membership.objects.filter(user_id=user_id).values("room_id"))
+    return list(
+        rooms.annotate(member_count=Count("memberships")).filter(
+            member_count__lte=settings.CHAT_PRESENCE_ROOM_MAX_MEMBERS
+        )
+    )
 
 
 def _announce(user_ids: list[int], *, online: bool) -> None:

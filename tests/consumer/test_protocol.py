@@ -232,3 +232,23 @@ async def test_members_see_a_new_user_join_the_default_room(make_user, connect):
     joined = await receive_type(a, "member_joined")
     assert joined["room"] == "general"
     assert joined["user"]["username"] == "newcomer"
+
+
+async def test_presence_is_announced_only_in_rooms_small_enough(make_user, connect, settings):
+    from chat import services
+
+    settings.CHAT_PRESENCE_ROOM_MAX_MEMBERS = 2
+    alice = await database_sync_to_async(make_user)("alice")
+    bob = await database_sync_to_async(make_user)("bob")
+    await database_sync_to_async(make_user)("carol")  # general now has 3 members
+    pair = await database_sync_to_async(services.room_create)(
+        creator=alice, name="Pair", slug="pair"
+    )
+    await database_sync_to_async(services.room_join)(user=bob, room=pair)
+    a = await connect(alice)
+    await connect(bob)
+    announced = [
+        (f["room"], f["user"]) for f in await drain(a, quiet=0.5) if f["type"] == "presence"
+    ]
+    assert ("pair", "bob") in announced
+    assert all(room == "pair" for room, _ in announced), "general is over the limit"
