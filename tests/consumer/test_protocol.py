@@ -4,24 +4,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Message
+from tests.support.frames import drain, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def receive_type(socket, wanted: str, timeout: float = 5):
-    """The next frame of the wanted type, skipping presence/member chatter."""
-    while True:
-        frame = await socket.receive_json_from(timeout=timeout)
-        if frame["type"] == wanted:
-            return frame
-
-
-async def drain(socket, quiet: float = 0.3) -> list[dict]:
-    """Every frame still arriving, until the socket has been quiet for a moment."""
-    frames = []
-    while not await socket.receive_nothing(timeout=quiet):
-        frames.append(await socket.receive_json_from())
-    return frames
 
 
 async def count_messages() -> int:

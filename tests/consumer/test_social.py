@@ -13,28 +13,13 @@ from django.test import Client
 
 from chat import presence, services, sessions
 from chat.events import CLOSE_SESSION_ENDED
+from tests.support.frames import drain, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 # Helpers
 # ------------------------------------------------------------------------------
-
-
-async def receive_type(socket, wanted: str, timeout: float = 5) -> dict:
-    """The next frame of the wanted type, skipping other chatter."""
-    while True:
-        frame = await socket.receive_json_from(timeout=timeout)
-        if frame["type"] == wanted:
-            return frame
-
-
-async def drain(socket, quiet: float = 0.3) -> list[dict]:
-    """Every frame still arriving, until the socket has been quiet for a moment."""
-    frames = []
-    while not await socket.receive_nothing(timeout=quiet):
-        frames.append(await socket.receive_json_from())
-    return frames
 
 
 async def settled(socket) -> list[dict]:
