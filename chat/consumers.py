@@ -101,6 +101,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # release its session anyway, or its presence would be heartbeated forever.
             if hasattr(self, "user") and not getattr(self, "released", False):
                 await self.disconnect(1011)
+            if getattr(self, "channel_name", None):
+                await watchdog.forget_channel(self.channel_layer, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user") or getattr(self, "released", False):
