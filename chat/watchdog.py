@@ -9,11 +9,14 @@ was published in the gap, and nothing tells their clients to catch up.
 
 So every replica probes its own layer: once a second it publishes to a group
 only it belongs to and waits for the message to come back, and it watches
-Redis' ``run_id`` (which changes on every restart). After a failure, once a
-probe goes round again, every socket that was open meanwhile is closed with
-4012 (1012, "service restart"); clients reconnect, subscribe afresh and ask
-``history after=<last id>``, which is where completeness comes from
-(tests/faults/test_redis_outage.py).
+Redis' ``run_id`` (which changes on every restart); it also hears at once when
+the pub/sub layer's connection breaks. From the first sign of loss until the
+layer works again, no room frame is delivered on this replica: a socket that
+had missed some messages must not get later ones, or its client's
+``history after=<last id>`` would step over the gap. Once a probe goes round
+again, every socket open meanwhile is closed with 4012 (1012, "service
+restart"); clients reconnect, subscribe afresh and catch up from the last id
+they got before the gap (tests/faults/test_redis_outage.py).
 """
 
 import asyncio
@@ -51,6 +54,37 @@ SOCKETS_RECYCLED = Counter(
 # The live consumers of this process (weak: a consumer that crashed is not kept).
 _sockets: weakref.WeakSet = weakref.WeakSet()
 _task: asyncio.Task | None = None
+# True from the first sign that the layer lost messages until the sockets are recycled.
+quarantined = False
+
+
+def holding(consumer) -> bool:
+    """Whether room frames for this socket are held back (see the module docstring)."""
+    return quarantined or getattr(consumer, "layer_stale", False)
+
+
+def mark_lost(reason: str) -> None:
+    """Stop delivering room frames here until the watchdog has recycled every socket."""
+    global quarantined
+    if not quarantined:
+        log.warning("channel layer lost (%s); holding room frames until it is back", reason)
+    quarantined = True
+
+
+class _PubSubFailureFilter(logging.Filter):
+    """channels_redis reports a broken pub/sub connection only in a log line; act on it.
+
+    Its receiver reconnects (and resubscribes) a second later, while other
+    replicas may already publish again: the quarantine must start now.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Unexpected exception in receive task":
+            mark_lost("pub/sub connection broken")
+        return True
+
+
+logging.getLogger("channels_redis.pubsub").addFilter(_PubSubFailureFilter())
 
 
 def register(consumer) -> None:
@@ -83,7 +117,6 @@ class Watchdog:
         self.group = f"watchdog.{uuid.uuid4().hex}"
         self.seq = 0
         self.run_id: str | None = None
-        self.lost = False
 
     async def run(self) -> None:
         while True:
@@ -93,11 +126,8 @@ class Watchdog:
                 healthy = False
             if not healthy:
                 await self.forget_probe()
-                if not self.lost:
-                    log.warning("channel layer lost; sockets will reconnect once it is back")
-                self.lost = True
-            elif self.lost:
-                self.lost = False
+                mark_lost("probe failed")
+            elif quarantined:
                 await self.recycle_sockets()
             await asyncio.sleep(PROBE_INTERVAL_SECS)
 
@@ -134,7 +164,11 @@ class Watchdog:
 
     async def recycle_sockets(self) -> None:
         """Close every socket open during the outage: its client reconnects and catches up."""
+        global quarantined
         consumers = list(_sockets)
+        for consumer in consumers:
+            consumer.layer_stale = True  # held until closed, even once the layer is back
+        quarantined = False  # sockets opened from now on subscribe to a working layer
         LAYER_RECOVERIES.inc()
         SOCKETS_RECYCLED.inc(len(consumers))
         log.warning("channel layer back; closing %d sockets so they catch up", len(consumers))

@@ -30,7 +30,7 @@ USERS = 20
 # a socket grows it by half a MiB every fifth.
 LEAK_PER_FIFTH_BYTES = 2**19
 # Python's allocator takes memory in steps (arenas, pools) it may keep.
-STEPS_AT_MOST_BYTES = 16 * 2**20
+STEPS_AT_MOST_BYTES = 12 * 2**20
 PRODUCTION = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "churn-test-secret-key",
@@ -146,8 +146,8 @@ async def test_ten_thousand_connect_disconnect_cycles_leave_no_keys_and_no_memor
     assert keys_after == keys_before
     for index, replica in enumerate(replicas):
         usage = [sample[index] for sample in series]
-        steps = sorted(after - before for before, after in itertools.pairwise(usage))
-        # A leak grows every fifth alike; the allocator grows in rare steps. The
-        # median step ignores two of those, and the total bounds them.
-        assert steps[len(steps) // 2] < LEAK_PER_FIFTH_BYTES, f"{replica.port} leaks: {usage}"
+        growth = [after - before for before, after in itertools.pairwise(usage)]
+        # A leak grows the process in every fifth; the allocator grows in steps,
+        # now and then: some fifth must be (nearly) flat, and the total bounded.
+        assert min(growth) < LEAK_PER_FIFTH_BYTES, f"{replica.port} leaks: {usage}"
         assert usage[-1] - usage[0] < STEPS_AT_MOST_BYTES, f"{replica.port} grew: {usage}"

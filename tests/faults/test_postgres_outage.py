@@ -21,7 +21,9 @@ from tests.support.clients import (
 
 pytestmark = [pytest.mark.replicas, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-OUTAGE_SECS = 3
+# Longer than a replica waits for a pooled connection (DATABASE_POOL_TIMEOUT,
+# 10 s): sends during the outage fail instead of only waiting.
+OUTAGE_SECS = 12
 
 
 async def test_postgres_restarts_mid_conversation_and_every_client_recovers_everything(
@@ -34,16 +36,19 @@ async def test_postgres_restarts_mid_conversation_and_every_client_recovers_ever
     try:
         talk = asyncio.create_task(converse(clients[:2], "general", rounds=20, pause=0.15))
         await asyncio.sleep(0.8)
+        connections_before = postgres_proxy.connections
         postgres_proxy.cut()
         await asyncio.sleep(OUTAGE_SECS)
         postgres_proxy.restore()
         sent = await talk
-        await settle(clients)
+        await settle(clients, timeout=60)
 
         stored = await sync_to_async(stored_messages)("general")
         assert len(stored) == 2 * 20
         assert_everyone_holds_everything(clients, "general", stored, sent)
-        # The talkers' sends during the outage ended their sockets (4013, try again).
+        # The replicas had to connect again, and sends that failed meanwhile ended
+        # their sockets (4013, try again later); their clients resent them.
+        assert postgres_proxy.connections > connections_before
         assert any(4013 in client.close_codes for client in clients[:2])
     finally:
         for client in clients:
