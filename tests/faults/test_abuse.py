@@ -15,10 +15,20 @@ pytestmark = [pytest.mark.replicas, pytest.mark.slow, pytest.mark.django_db(tran
 
 
 async def open_or_refused(url: str, token: str) -> tuple[object, dict, int | None]:
-    """(socket, first frame, close code if it was closed at once)."""
-    socket = await websockets.connect(
-        url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60
-    )
+    """(socket, first frame, close code if it was closed at once).
+
+    A handshake daphne dropped unanswered (the application had not accepted it
+    within 5 s on a saturated machine) is tried again, as a browser would.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    for attempt in range(5):
+        try:
+            socket = await websockets.connect(url, additional_headers=headers, open_timeout=60)
+            break
+        except websockets.InvalidMessage:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)
     first = json.loads(await asyncio.wait_for(socket.recv(), 60))
     if first["type"] == "hello":
         return socket, first, None
