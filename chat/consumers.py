@@ -1,8 +1,12 @@
 """The WebSocket endpoint: parse frames, call services, forward events."""
 
+import asyncio
 import json
 import logging
 import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -14,6 +18,7 @@ from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.models import Room
+from chat.relay import relay
 
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
@@ -53,14 +58,22 @@ def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
 class ChatConsumer(AsyncWebsocketConsumer):
     """One socket per browser tab, multiplexing every room of the user."""
 
+    # No channel per socket: this process' relay receives each room and user event
+    # once and hands it to relay_event of its local sockets (chat/relay.py).
+    channel_layer_alias = None
+
     # WebSocket handlers
     # --------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        await self._serially(self._open())
+
+    async def _open(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()  # before accept: the handshake is refused with 403
             return
+        self.relay = relay()
         self.user = user
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None) or ""
@@ -73,13 +86,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         watchdog.ensure_running()
         try:
             # Subscribe before reading state, so nothing committed meanwhile is missed.
-            await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-            for room_id in await database_sync_to_async(selectors.room_ids_for_user)(
-                user_id=user.pk
-            ):
-                await self._subscribe(room_id)
+            await self.relay.listen(user_group(user.pk), self)
+            room_ids = await database_sync_to_async(selectors.room_ids_for_user)(user_id=user.pk)
+            await asyncio.gather(*map(self._subscribe, room_ids))
             hello = await database_sync_to_async(sessions.session_open)(
-                user=user, conn_id=self.channel_name
+                user=user, conn_id=self.conn_id
             )
         except ClientError as error:  # too many sockets already (sessions.session_open)
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, None)
@@ -94,15 +105,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         log.info("socket opened", extra={"user_id": user.pk})
 
     async def __call__(self, scope, receive, send) -> None:
+        # The socket's id across replicas: presence, and the typing frame's `exclude`.
+        self.conn_id = f"socket.{uuid.uuid4().hex}"
+        self.busy = 0
+        self.backlog: deque[dict] = deque()
+        self.event_tasks: set[asyncio.Task] = set()
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # A consumer whose channel layer failed dies without websocket.disconnect;
-            # release its session anyway, or its presence would be heartbeated forever.
+            # A consumer that failed dies without websocket.disconnect; release its
+            # session anyway, or its presence would be heartbeated forever.
             if hasattr(self, "user") and not getattr(self, "released", False):
                 await self.disconnect(1011)
-            if getattr(self, "channel_name", None):
-                await watchdog.forget_channel(self.channel_layer, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user") or getattr(self, "released", False):
@@ -113,12 +127,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # run, or this replica would heartbeat a closed socket's presence forever.
         for group in [*map(room_group, self.room_ids), user_group(self.user.pk)]:
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await self.relay.unlisten(group, self)
             except Exception:
                 log.warning("leaving %s failed", group, exc_info=True)
         try:
             await database_sync_to_async(sessions.session_close)(
-                user=self.user, conn_id=self.channel_name
+                user=self.user, conn_id=self.conn_id
             )
         except Exception:
             log.warning("closing the session failed; its presence expires", exc_info=True)
@@ -135,7 +149,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             command = self.COMMANDS.get(kind) if isinstance(kind, str) else None
             if command is None:
                 raise ClientError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
-            await command(self, frame, ref)
+            await self._serially(command(self, frame, ref))
         except ClientError as error:
             metrics.client_error(error.code)
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, ref)
@@ -154,6 +168,51 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    # Relay events, one at a time and in order, never in the middle of a command
+    # --------------------------------------------------------------------------
+    # A command replies before the events that arrived while it ran: `hello`
+    # comes first, and `joined` before the room's next live message, which is
+    # then skipped if the page already had it. (A consumer with a channel of its
+    # own gets this from Channels, which dispatches one message at a time.)
+
+    async def relay_event(self, event: dict) -> None:
+        """Called by chat.relay with each event of the socket's groups."""
+        if self.busy:
+            self.backlog.append(event)
+        elif event["type"] == "chat.frame":
+            await self.chat_frame(event)  # forwards a ready frame: never waits
+        else:
+            # May wait on Redis (subscribing): not in the relay's task, which serves
+            # every socket of the process.
+            task = asyncio.get_running_loop().create_task(self._serially(self._handle(event)))
+            self.event_tasks.add(task)
+            task.add_done_callback(self.event_tasks.discard)
+
+    async def _serially(self, work: Awaitable[None]) -> None:
+        """Run ``work`` with relay events held, then handle what arrived meanwhile."""
+        self.busy += 1
+        try:
+            await work
+        finally:
+            self.busy -= 1
+            if not self.busy:
+                await self._drain()
+
+    async def _drain(self) -> None:
+        self.busy += 1  # what arrives while a held event is handled waits its turn
+        try:
+            while self.backlog:
+                await self._handle(self.backlog.popleft())
+        finally:
+            self.busy -= 1
+
+    async def _handle(self, event: dict) -> None:
+        try:
+            await getattr(self, get_handler_name(event))(event)
+        except Exception:
+            log.exception("socket event handler failed; closing the socket")
+            await self.close_after_fault()
 
     # Command helpers
     # --------------------------------------------------------------------------
@@ -181,13 +240,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _subscribe(self, room_id: int) -> None:
         if room_id not in self.room_ids:
             self.room_ids.add(room_id)
-            await self.channel_layer.group_add(room_group(room_id), self.channel_name)
+            await self.relay.listen(room_group(room_id), self)
 
     async def _unsubscribe(self, room_id: int) -> None:
         if room_id in self.room_ids:
             self.room_ids.discard(room_id)
             self.sent_up_to.pop(room_id, None)
-            await self.channel_layer.group_discard(room_group(room_id), self.channel_name)
+            await self.relay.unlisten(room_group(room_id), self)
+
+    async def close_after_fault(self) -> None:
+        """End the socket after a server-side fault; the client reconnects and catches up."""
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     def _note_page(self, room_id: int, messages: list[dict]) -> None:
         """Live copies of messages already sent in a page are dropped (ids commit in order)."""
@@ -320,7 +383,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         room = selectors.room_for_user(user=self.user, slug=slug)
         if selectors.membership_of(user=self.user, room=room) is None:
             raise ClientError("forbidden", "You are not a member of this room.")
-        services.typing_announce(user=self.user, room=room, exclude=self.channel_name)
+        services.typing_announce(user=self.user, room=room, exclude=self.conn_id)
 
     async def cmd_typing(self, frame: dict, ref: str | None) -> None:
         room = frame.get("room")
@@ -358,7 +421,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "ping": cmd_ping,
     }
 
-    # Channel-layer event handlers
+    # Channel-layer event handlers (called by chat.relay)
     # --------------------------------------------------------------------------
 
     async def chat_frame(self, event: dict) -> None:
@@ -376,7 +439,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     return
                 if message_id <= self.sent_up_to.get(room_id, 0):
                     return
-        if event.get("exclude") == self.channel_name:
+        if event.get("exclude") == self.conn_id:
             return
         await self.send(text_data=event["frame"])
         sent_at = event.get("sent_at")

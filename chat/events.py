@@ -38,6 +38,7 @@ def encode(payload: dict) -> str:
 
 def _send(group: str, event: dict, kind: str) -> None:
     metrics.event_fanned_out(kind)
+    event["group"] = group  # which of its local sockets a replica's relay hands it to
     async_to_sync(get_channel_layer().group_send)(group, event)
 
 

@@ -1,11 +1,12 @@
 """Long polling: wait for a room's next message from any replica, holding nothing.
 
 A poll answers at once when messages newer than the cursor exist. Otherwise it
-subscribes a fresh channel to the room's channel-layer group, then reads the
+listens to the room on this process' relay (chat/relay.py: the process joins
+the room's channel-layer group unless a local socket already has), then reads the
 database once more (a message committed between the first read and the
 subscription is found by that second read; one committed after it wakes the
 wait), then waits. While it waits, the request holds no database connection
-and no worker thread: only a coroutine and a channel-layer subscription, woken
+and no worker thread: only a coroutine and a place in the relay, woken
 by the ``chat.frame`` event services send on every replica after a message
 commits.
 
@@ -16,12 +17,11 @@ and a client that always passes the last id it has sees every message once.
 """
 
 import asyncio
-import logging
+import contextlib
 from dataclasses import dataclass
 
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
-from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
@@ -29,8 +29,7 @@ from django.db import connections
 from chat import selectors
 from chat.groups import room_group
 from chat.models import Room
-
-logger = logging.getLogger(__name__)
+from chat.relay import relay
 
 # Under the 60 s idle timeout of common proxies and load balancers (nginx's
 # proxy_read_timeout, AWS ALB), with room for a slow response.
@@ -102,46 +101,33 @@ def _release_request_thread() -> None:
 
 
 class RoomListener:
-    """A fresh channel in a room's group, watched for messages newer than a cursor."""
+    """A room's events on this process' relay, watched for messages newer than a cursor."""
 
-    def __init__(self, layer: BaseChannelLayer, *, room_id: int, after: int) -> None:
-        self.layer = layer
+    def __init__(self, *, room_id: int, after: int) -> None:
         self.group = room_group(room_id)
         self.after = after
         self.arrived = asyncio.Event()
 
     async def __aenter__(self) -> "RoomListener":
-        self.channel = await self.layer.new_channel("poll.")
-        await self.layer.group_add(self.group, self.channel)
-        self.task = asyncio.create_task(self._listen())
-        # Let the task reach receive(): layers release a channel only when a
-        # receive on it is cancelled, which is how __aexit__ ends it.
-        await asyncio.sleep(0)
+        self.relay = relay()
+        await self.relay.listen(self.group, self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            logger.exception("long poll: the channel-layer listener failed")
-        await self.layer.group_discard(self.group, self.channel)
+        await self.relay.unlisten(self.group, self)
 
-    async def _listen(self) -> None:
-        while True:
-            event = await self.layer.receive(self.channel)
-            if event.get("type") == "chat.frame" and (event.get("message_id") or 0) > self.after:
-                self.arrived.set()
+    async def relay_event(self, event: dict) -> None:
+        """Called by chat.relay with each of the room's events."""
+        if event.get("type") == "chat.frame" and (event.get("message_id") or 0) > self.after:
+            self.arrived.set()
+
+    async def close_after_fault(self) -> None:
+        self.arrived.set()  # the caller re-reads the database either way
 
     async def wait(self, timeout: float) -> None:
-        """Until a newer message arrives, the timeout passes, or the listener fails."""
-        arrived = asyncio.ensure_future(self.arrived.wait())
-        try:
-            await asyncio.wait({arrived, self.task}, timeout=timeout, return_when="FIRST_COMPLETED")
-        finally:
-            arrived.cancel()
+        """Until a newer message arrives or the timeout passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.arrived.wait(), timeout)
 
 
 async def poll(*, user: AbstractBaseUser, slug: str, after: int | None, timeout: float) -> PollPage:
@@ -149,7 +135,7 @@ async def poll(*, user: AbstractBaseUser, slug: str, after: int | None, timeout:
     room, page = await _first_read(user=user, slug=slug, after=after)
     if page.messages or timeout <= 0:
         return page
-    async with RoomListener(get_channel_layer(), room_id=room.pk, after=page.cursor) as listener:
+    async with RoomListener(room_id=room.pk, after=page.cursor) as listener:
         page = await _read(room=room, after=page.cursor, release_connection=True)
         if page.messages:
             return page

@@ -175,24 +175,3 @@ class Watchdog:
         for consumer in consumers:
             with contextlib.suppress(Exception):
                 await consumer.close(code=CLOSE_LAYER_LOST)
-
-
-async def forget_channel(layer, channel: str) -> None:
-    """Drop a finished consumer's channel from channels_redis' pub/sub layer.
-
-    That layer forgets a channel (its queue and its Redis subscription) only
-    when a waiting receive() is cancelled. A consumer that gets an event in the
-    same instant as its disconnect has no receive() waiting when it stops, so
-    its channel stayed forever: about 2 KB and a subscription per such socket
-    (tests/faults/test_churn.py). This does what that cancellation would.
-    """
-    get_layer = getattr(layer, "_get_layer", None)
-    if get_layer is None:
-        return  # not the pub/sub layer
-    loop_layer = get_layer()
-    if loop_layer.channels.pop(channel, None) is None:
-        return
-    try:
-        await loop_layer._get_shard(channel).unsubscribe(channel)
-    except Exception:
-        log.warning("unsubscribing %s failed", channel, exc_info=True)

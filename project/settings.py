@@ -169,6 +169,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 REDIS_URL = env.str("REDIS_URL", default="")
 CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
 KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="chat")
+# Events a channel may hold unread. Sockets have no channel of their own: each
+# process' relay (chat/relay.py) receives every room and user event of its
+# sockets on one channel, so the layers' defaults (100, or 1,000 here before)
+# would silently drop a burst such as a few hundred members connecting at once.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", 100_000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -185,7 +190,7 @@ if REDIS_URL:
                     # to 5 s, which fails every idle pop (django/channels_redis#422).
                     "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                     "prefix": f"{KEY_PREFIX}:asgi",
-                    "capacity": 1000,
+                    "capacity": CHANNEL_CAPACITY,
                 }
             ),
         },
@@ -212,7 +217,12 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # EMAIL

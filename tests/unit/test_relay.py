@@ -1,0 +1,134 @@
+"""The per-process relay: one channel-layer membership per group, every local socket served."""
+
+import asyncio
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from chat.relay import Relay
+
+
+class Socket:
+    """What the relay needs of a consumer: relay_event and close_after_fault."""
+
+    def __init__(self, *, fails: bool = False) -> None:
+        self.events: list[dict] = []
+        self.fails = fails
+        self.closed = False
+
+    async def relay_event(self, event: dict) -> None:
+        if self.fails:
+            raise RuntimeError("handler bug")
+        self.events.append(event)
+
+    async def close_after_fault(self) -> None:
+        self.closed = True
+
+
+class RecordingLayer(InMemoryChannelLayer):
+    """The in-memory layer, counting group joins and leaves, optionally slow or failing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple[str, str]] = []
+        self.fail_joins = 0
+        self.discard_delay = 0.0
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if self.fail_joins:
+            self.fail_joins -= 1
+            raise ConnectionError("Redis away")
+        self.ops.append(("add", group))
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        await asyncio.sleep(self.discard_delay)
+        self.ops.append(("discard", group))
+        await super().group_discard(group, channel)
+
+
+async def until(condition, timeout: float = 2.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def layer() -> RecordingLayer:
+    return RecordingLayer()
+
+
+async def test_a_group_is_joined_once_however_many_local_sockets_listen(layer):
+    relay = Relay(layer)
+    sockets = [Socket() for _ in range(3)]
+    for socket in sockets:
+        await relay.listen("room.1", socket)
+    assert layer.ops == [("add", "room.1")]
+    assert len(layer.groups["room.1"]) == 1  # one channel for the process, not one per socket
+
+    await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1", "frame": "hi"})
+    await until(lambda: all(s.events for s in sockets))
+    assert [len(s.events) for s in sockets] == [1, 1, 1]
+
+
+async def test_events_reach_only_the_sockets_of_their_group(layer):
+    relay = Relay(layer)
+    in_room, elsewhere = Socket(), Socket()
+    await relay.listen("room.1", in_room)
+    await relay.listen("room.2", elsewhere)
+    for n in range(5):
+        await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1", "n": n})
+    await until(lambda: len(in_room.events) == 5)
+    assert [e["n"] for e in in_room.events] == [0, 1, 2, 3, 4]
+    assert elsewhere.events == []
+
+
+async def test_the_last_local_socket_leaving_leaves_the_group(layer):
+    relay = Relay(layer)
+    first, second = Socket(), Socket()
+    await relay.listen("room.1", first)
+    await relay.listen("room.1", second)
+    await relay.unlisten("room.1", first)
+    assert ("discard", "room.1") not in layer.ops
+    await relay.unlisten("room.1", second)
+    assert layer.ops[-1] == ("discard", "room.1")
+    assert "room.1" not in layer.groups
+    assert relay.listening("room.1") == 0
+
+
+async def test_a_join_right_after_a_slow_leave_still_ends_joined(layer):
+    relay = Relay(layer)
+    layer.discard_delay = 0.2
+    leaving, coming = Socket(), Socket()
+    await relay.listen("room.1", leaving)
+    leave = asyncio.ensure_future(relay.unlisten("room.1", leaving))
+    await asyncio.sleep(0)
+    await relay.listen("room.1", coming)  # waits for the leave, then joins
+    await leave
+    assert layer.ops == [("add", "room.1"), ("discard", "room.1"), ("add", "room.1")]
+    await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1"})
+    await until(lambda: coming.events)
+
+
+async def test_a_failed_join_fails_its_listeners_and_the_next_one_retries(layer):
+    relay = Relay(layer)
+    layer.fail_joins = 1
+    with pytest.raises(ConnectionError):
+        await relay.listen("room.1", Socket())
+    assert relay.listening("room.1") == 0
+    retry = Socket()
+    await relay.listen("room.1", retry)
+    await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1"})
+    await until(lambda: retry.events)
+
+
+async def test_a_failing_socket_is_closed_and_the_others_still_get_the_event(layer):
+    relay = Relay(layer)
+    broken, healthy = Socket(fails=True), Socket()
+    await relay.listen("room.1", broken)
+    await relay.listen("room.1", healthy)
+    await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1"})
+    await until(lambda: healthy.events)
+    assert broken.closed
