@@ -7,16 +7,17 @@ product's own files are never edited. Changes:
 
 * ``hop``: Channels' stock ``AsyncConsumer.dispatch`` (one
   ``sync_to_async(close_old_connections)`` thread hop per event) instead of the
-  product's override without it: hypothesis (a).
+  product's override without it: hypothesis (a). The product's relay calls
+  handlers without ``dispatch``, so this only reaches client frames, unless
+  combined with ``persocket``.
 * ``perrecipient``: room events carry the payload dict and every recipient's
   ``chat_frame`` serialises it, instead of one encoded frame per event: hypothesis (b).
 * ``cap<N>``: RedisChannelLayer ``capacity`` N (channels-redis's default is 100):
   hypothesis (d).
-* ``localfanout``: a prototype of per-replica fan-out. Sockets no longer join room
-  groups; one listener channel per process joins each room group that has a local
-  member, and hands every event straight to the local members' ``chat_frame``: one
-  channel-layer delivery per replica per event instead of one per recipient (no
-  per-recipient queue put, task wake-up or dispatch).
+* ``persocket``: the product as it was before per-replica fan-out (chat/relay.py):
+  every socket has a channel of its own, added to each room and user group, and
+  Channels dispatches every event to it: one channel-layer delivery per recipient.
+  With ``hop`` as well, that dispatch makes Channels' thread hop per event.
 """
 
 import os
@@ -60,70 +61,22 @@ def _per_recipient() -> None:
     ChatConsumer.chat_frame = chat_frame
 
 
-def _local_fanout() -> None:
-    import asyncio
-    import logging
+def _per_socket() -> None:
+    """The product before chat/relay.py: a channel per socket, added to each of its groups."""
+    from chat import consumers
 
-    from chat.consumers import ChatConsumer
-    from chat.groups import room_group
+    class PerSocket:
+        """What a consumer asks of its relay, done with the socket's own channel."""
 
-    log = logging.getLogger("bench.localfanout")
-    members: dict[int, set] = {}  # room id -> this process's consumers in it
-    listener: dict = {"channel": None, "task": None}
+        async def listen(self, group: str, socket) -> None:
+            await socket.channel_layer.group_add(group, socket.channel_name)
 
-    async def pump(layer, channel: str) -> None:
-        while True:
-            event = await layer.receive(channel)
-            for consumer in list(members.get(event.get("room_id"), ())):
-                try:
-                    await consumer.chat_frame(event)
-                except Exception:
-                    log.warning("local fan-out failed", exc_info=True)
+        async def unlisten(self, group: str, socket) -> None:
+            await socket.channel_layer.group_discard(group, socket.channel_name)
 
-    async def listener_channel(layer) -> str:
-        if listener["channel"] is None:
-            listener["channel"] = await layer.new_channel()
-            listener["task"] = asyncio.get_running_loop().create_task(
-                pump(layer, listener["channel"])
-            )
-        return listener["channel"]
-
-    async def _subscribe(self, room_id: int) -> None:
-        if room_id not in self.room_ids:
-            self.room_ids.add(room_id)
-            local = members.setdefault(room_id, set())
-            local.add(self)
-            if len(local) == 1:
-                channel = await listener_channel(self.channel_layer)
-                await self.channel_layer.group_add(room_group(room_id), channel)
-
-    async def _leave_local(self, room_id: int) -> None:
-        local = members.get(room_id)
-        if local is not None:
-            local.discard(self)
-            if not local:
-                del members[room_id]
-                await self.channel_layer.group_discard(room_group(room_id), listener["channel"])
-
-    async def _unsubscribe(self, room_id: int) -> None:
-        if room_id in self.room_ids:
-            self.room_ids.discard(room_id)
-            self.sent_up_to.pop(room_id, None)
-            await _leave_local(self, room_id)
-
-    disconnect = ChatConsumer.disconnect
-
-    async def _disconnect(self, code: int) -> None:
-        for room_id in list(getattr(self, "room_ids", ())):
-            try:
-                await _leave_local(self, room_id)
-            except Exception:
-                log.warning("leaving room %s failed", room_id, exc_info=True)
-        await disconnect(self, code)
-
-    ChatConsumer._subscribe = _subscribe
-    ChatConsumer._unsubscribe = _unsubscribe
-    ChatConsumer.disconnect = _disconnect
+    # Channels then dispatches each event to the handler (chat_frame, ...) itself.
+    consumers.ChatConsumer.channel_layer_alias = "default"
+    consumers.relay = PerSocket
 
 
 def _capacity(n: int) -> None:
@@ -137,8 +90,8 @@ for patch in filter(None, PATCH.split(",")):
         _hop()
     elif patch == "perrecipient":
         _per_recipient()
-    elif patch == "localfanout":
-        _local_fanout()
+    elif patch == "persocket":
+        _per_socket()
     elif patch.startswith("cap"):
         _capacity(int(patch[3:]))
     else:

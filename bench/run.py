@@ -371,6 +371,11 @@ def daphne_argv(port: int, app: str) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
+def product_daphne_argv(port: int, app: str) -> list[str]:
+    """daphne as the product ships it (docker-compose, make cluster): project.serve."""
+    return [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), app]
+
+
 def uvicorn_argv(port: int, app: str) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -420,7 +425,7 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
         env = product_env(layer, as_is=as_is)
         env["REDIS_KEY_PREFIX"] = "bench-" + tag  # groups, presence and cache of its own
         app = "project.asgi:application"
-        server = daphne_argv
+        server = product_daphne_argv
         changes = [c for c in change.split("+") if c]
         if "uvicorn" in changes:  # the same application on uvicorn + websockets, not daphne
             server = uvicorn_argv

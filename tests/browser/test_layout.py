@@ -146,7 +146,9 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
         expect(page.locator("#dm-list")).to_contain_text("Bob Chen")
         expect(desktop.member("Carol Diaz")).to_have_class(re.compile(r"\bis-online\b"))
         expect(page.locator("#message-list pre code")).to_contain_text("REDIS_URL")
-        carol.composer.press_sequentially("On it", delay=20)
+        # Typing is announced at most once per 3 s (composer.js TYPING_EVERY_MS), and
+        # the previous pass typed moments ago: type for longer than that window.
+        carol.composer.press_sequentially("On it", delay=800)
         expect(desktop.typing_line).to_have_text("Carol Diaz is typing…")
         assert_readable(page, scheme)
         shots[f"desktop-{scheme}"] = save(page, f"desktop-{scheme}")
