@@ -34,4 +34,7 @@ class HandshakeAuthMiddleware:
         if token is None:
             return await self.cookie_stack(scope, receive, send)
         user = await database_sync_to_async(token_authenticate)(token)
-        return await self.inner({**scope, "user": user or AnonymousUser()}, receive, send)
+        # In place, not a copy: the scope lives as long as the socket, and nothing
+        # upstream (daphne, the logging middleware) reads it again.
+        scope["user"] = user or AnonymousUser()
+        return await self.inner(scope, receive, send)

@@ -12,6 +12,9 @@ product's own files are never edited. Changes:
   combined with ``persocket``.
 * ``perrecipient``: room events carry the payload dict and every recipient's
   ``chat_frame`` serialises it, instead of one encoded frame per event: hypothesis (b).
+* ``bufferedwrites``: Twisted's TCP write (buffer, then send on the next loop turn)
+  and autobahn's per-frame log formatting, instead of ``project.serve``'s
+  ``install_fast_writes``.
 * ``cap<N>``: RedisChannelLayer ``capacity`` N (channels-redis's default is 100):
   hypothesis (d).
 * ``persocket``: the product as it was before per-replica fan-out (chat/relay.py):
@@ -79,6 +82,18 @@ def _per_socket() -> None:
     consumers.relay = PerSocket
 
 
+def _buffered_writes() -> None:
+    """Twisted's own TCP writes and autobahn's log formatting, without project.serve's fast path."""
+    from autobahn import util
+    from autobahn.websocket import protocol
+    from twisted.internet import tcp
+
+    from project import serve
+
+    tcp.Connection.write = serve._buffered_write
+    protocol.hltype, protocol.hlval = util.hltype, util.hlval
+
+
 def _capacity(n: int) -> None:
     from django.conf import settings
 
@@ -92,6 +107,8 @@ for patch in filter(None, PATCH.split(",")):
         _per_recipient()
     elif patch == "persocket":
         _per_socket()
+    elif patch == "bufferedwrites":
+        _buffered_writes()
     elif patch.startswith("cap"):
         _capacity(int(patch[3:]))
     else:

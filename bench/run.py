@@ -129,6 +129,20 @@ PROFILES = {
         burst_variants=["baseline", "product-core", "product-core+cap100", "product-pubsub"],
         burst_drain=30.0,
     ),
+    # Fixed high load on the 500-member room, for profiling a replica (py-spy) and
+    # A/B of product changes: python bench/run.py --profile room500-fixed --variants ...
+    "room500-fixed": Profile(
+        workloads=[Workload("room500", 500, 1, 4000.0)],
+        steps=0,
+        refine=False,
+        duration=8.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        fixed={"room500": [4000.0, 16000.0]},
+        repeats=2,
+    ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,

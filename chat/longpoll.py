@@ -103,6 +103,8 @@ def _release_request_thread() -> None:
 class RoomListener:
     """A room's events on this process' relay, watched for messages newer than a cursor."""
 
+    waiting = 0  # listeners open in this process (the chat_long_polls_waiting gauge)
+
     def __init__(self, *, room_id: int, after: int) -> None:
         self.group = room_group(room_id)
         self.after = after
@@ -111,9 +113,11 @@ class RoomListener:
     async def __aenter__(self) -> "RoomListener":
         self.relay = relay()
         await self.relay.listen(self.group, self)
+        RoomListener.waiting += 1
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        RoomListener.waiting -= 1
         await self.relay.unlisten(self.group, self)
 
     async def relay_event(self, event: dict) -> None:

@@ -47,6 +47,31 @@ def _open_sockets() -> int:
 OPEN_SOCKETS = Gauge("chat_open_sockets", "WebSocket connections open on this replica.")
 OPEN_SOCKETS.set_function(_open_sockets)
 
+
+def _waiting_polls() -> int:
+    from chat.longpoll import RoomListener
+
+    return RoomListener.waiting
+
+
+LONG_POLLS_WAITING = Gauge(
+    "chat_long_polls_waiting", "Long polls of this replica waiting for a room's next message."
+)
+LONG_POLLS_WAITING.set_function(_waiting_polls)
+
+
+def _relay_groups() -> int:
+    from chat.relay import groups_joined
+
+    return groups_joined()
+
+
+RELAY_GROUPS = Gauge(
+    "chat_relay_groups",
+    "Channel-layer groups (rooms, users) this replica's relay is in (those with a local listener).",
+)
+RELAY_GROUPS.set_function(_relay_groups)
+
 # Per-event counters resolve their label child once, not on every event.
 _fanned_out: dict[str, Counter] = {}
 

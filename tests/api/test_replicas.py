@@ -8,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import requests
 import websockets
 from asgiref.sync import sync_to_async
@@ -16,6 +15,7 @@ from django.db import connection
 
 from chat import services
 from chat.models import Room
+from tests.support.metrics import scrape
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -128,7 +128,7 @@ def test_waiting_polls_hold_no_thread_and_no_database_connection(
             )
             for _ in range(waiting_polls)
         ]
-        wait_until_subscribed(waiting_polls)
+        wait_until_waiting(replica, waiting_polls)
         during = settled(
             lambda: (threads(), database_connections()), below=(before[0] + 4, before[1] + 2)
         )
@@ -152,11 +152,9 @@ def settled(measure, *, below: tuple[int, int], timeout: float = 15) -> tuple[in
     return value
 
 
-def wait_until_subscribed(count: int, timeout: float = 20) -> None:
-    """Until `count` polls have each subscribed a channel on the (pub/sub) layer: all waiting."""
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    pattern = f"{os.environ.get('REDIS_KEY_PREFIX', 'chattest')}:asgipoll.*"
+def wait_until_waiting(replica, count: int, timeout: float = 20) -> None:
+    """Until the replica reports `count` polls waiting for a message."""
     deadline = time.monotonic() + timeout
-    while len(client.pubsub_channels(pattern)) < count:
+    while scrape(replica.http_url).get("chat_long_polls_waiting", 0) < count:
         assert time.monotonic() < deadline, "the polls never started waiting"
         time.sleep(0.1)
