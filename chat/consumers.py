@@ -447,7 +447,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     return
         if event.get("exclude") == self.conn_id:
             return
-        await self.send(text_data=event["frame"])
+        # The relay hands one event dict to every local socket: its ASGI message is
+        # built once too, and sent without the two wrappers of self.send().
+        message = event.get("websocket_send")
+        if message is None:
+            message = event["websocket_send"] = {"type": "websocket.send", "text": event["frame"]}
+        await self.base_send(message)
         sent_at = event.get("sent_at")
         if sent_at:
             metrics.delivered(sent_at)
