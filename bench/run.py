@@ -143,6 +143,19 @@ PROFILES = {
         fixed={"room500": [4000.0, 16000.0]},
         repeats=2,
     ),
+    # The same in rooms of 2, where the per-message cost (storing) is everything.
+    "room2-fixed": Profile(
+        workloads=[Workload("room2", 2, 100, 400.0)],
+        steps=0,
+        refine=False,
+        duration=8.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        fixed={"room2": [400.0, 800.0]},
+        repeats=2,
+    ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,

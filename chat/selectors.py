@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from accounts.identity import display_name, user_payload
 from chat import presence
@@ -28,14 +28,20 @@ def message_payload(message: Message) -> dict:
 
 
 def room_for_user(*, user: AbstractBaseUser, slug: object) -> Room:
-    """The room if the user may see it; missing and hidden rooms answer alike."""
+    """The room if the user may see it; missing and hidden rooms answer alike.
+
+    The room carries ``viewer_role``: the user's role in it, or None.
+    """
     # PostgreSQL refuses NUL in text: such a slug is no room (tests/faults/test_frame_fuzz.py).
     if not isinstance(slug, str) or not slug or len(slug) > 50 or "\x00" in slug:
         raise ClientError("not_found", "No such room.")
-    room = Room.objects.filter(slug=slug).first()
+    # The viewer's role comes in the same query (None: not a member), so a post
+    # checks membership without another round trip (services.message_post).
+    role = Membership.objects.filter(room=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+    room = Room.objects.filter(slug=slug).annotate(viewer_role=Subquery(role)).first()
     if room is None:
         raise ClientError("not_found", "No such room.")
-    if room.kind != Room.Kind.PUBLIC and not membership_of(user=user, room=room):
+    if room.kind != Room.Kind.PUBLIC and room.viewer_role is None:
         raise ClientError("not_found", "No such room.")
     return room
 
