@@ -2,10 +2,14 @@
 
 import asyncio
 import json
+import os
 
 import pytest
+import redis.asyncio as aioredis
 import websockets
 from asgiref.sync import sync_to_async
+
+from chat.models import Room
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -95,3 +99,44 @@ async def test_an_idle_socket_still_receives_on_either_channel_layer(
     finally:
         await alice.close()
         await bob.close()
+
+
+@pytest.mark.parametrize("layer", ["core", "pubsub"])
+async def test_each_replica_joins_a_room_once_however_many_of_its_sockets_are_in_it(
+    start_replicas, make_user, token_for, layer
+):
+    users = [await sync_to_async(make_user)(f"user{n}") for n in range(5)]
+    tokens = [await sync_to_async(token_for)(user) for user in users]
+    general = await sync_to_async(Room.objects.get)(slug="general")
+    prefix = f"{os.environ['REDIS_KEY_PREFIX']}:asgi"
+    store = aioredis.Redis.from_url(os.environ["REDIS_URL"])
+
+    async def members_in_the_layer() -> int:
+        """What every group_send goes to: channel names (core), subscriptions (pub/sub)."""
+        if layer == "core":
+            return await store.zcard(f"{prefix}:group:room.{general.pk}")
+        channel = f"{prefix}__group__room.{general.pk}"
+        return dict(await store.pubsub_numsub(channel)).get(channel.encode(), 0)
+
+    async def until_members(count: int) -> None:
+        for _ in range(100):
+            if await members_in_the_layer() == count:
+                return
+            await asyncio.sleep(0.05)
+        assert await members_in_the_layer() == count
+
+    one, two = await sync_to_async(start_replicas)(2, CHANNEL_LAYER=layer)
+    on_one = [await open_socket(one, token) for token in tokens[:4]]
+    on_two = [await open_socket(two, tokens[4])]
+    try:
+        await until_members(2)  # four sockets on one replica, one on the other
+        frame = {"type": "send", "room": "general", "body": "to all five", "client_id": "f1"}
+        await on_two[0].send(json.dumps(frame))
+        for socket in on_one + on_two:
+            assert (await next_of_type(socket, "message"))["message"]["body"] == "to all five"
+        await on_two[0].close()
+        await until_members(1)  # its last socket gone, that replica left the room
+    finally:
+        for socket in on_one + on_two:
+            await socket.close()
+        await store.aclose()
