@@ -84,6 +84,22 @@ class Profile:
     burst_drain: float = 10.0
 
 
+def fixed_profile(workload: Workload, rates: list[float]) -> Profile:
+    """Each rate (deliveries/s) twice on one workload, variants interleaved; no ladder."""
+    return Profile(
+        workloads=[workload],
+        steps=0,
+        refine=False,
+        duration=8.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        fixed={workload.name: rates},
+        repeats=2,
+    )
+
+
 PROFILES = {
     "full": Profile(
         workloads=[
@@ -129,33 +145,11 @@ PROFILES = {
         burst_variants=["baseline", "product-core", "product-core+cap100", "product-pubsub"],
         burst_drain=30.0,
     ),
-    # Fixed high load on the 500-member room, for profiling a replica (py-spy) and
-    # A/B of product changes: python bench/run.py --profile room500-fixed --variants ...
-    "room500-fixed": Profile(
-        workloads=[Workload("room500", 500, 1, 4000.0)],
-        steps=0,
-        refine=False,
-        duration=8.0,
-        drain=3.0,
-        idle_sockets=0,
-        idle_warmup=0,
-        compare=False,
-        fixed={"room500": [4000.0, 16000.0]},
-        repeats=2,
-    ),
-    # The same in rooms of 2, where the per-message cost (storing) is everything.
-    "room2-fixed": Profile(
-        workloads=[Workload("room2", 2, 100, 400.0)],
-        steps=0,
-        refine=False,
-        duration=8.0,
-        drain=3.0,
-        idle_sockets=0,
-        idle_warmup=0,
-        compare=False,
-        fixed={"room2": [400.0, 800.0]},
-        repeats=2,
-    ),
+    # Fixed high load, for profiling a replica (py-spy) and A/B of product changes:
+    # python bench/run.py --profile room500-fixed --variants ...; in rooms of 2 the
+    # per-message cost (storing) is everything.
+    "room500-fixed": fixed_profile(Workload("room500", 500, 1, 4000.0), [4000.0, 16000.0]),
+    "room2-fixed": fixed_profile(Workload("room2", 2, 100, 400.0), [400.0, 800.0]),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,

@@ -387,8 +387,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _typing(self, slug: object) -> None:
         room = selectors.room_for_user(user=self.user, slug=slug)
-        if selectors.membership_of(user=self.user, room=room) is None:
-            raise ClientError("forbidden", "You are not a member of this room.")
         services.typing_announce(user=self.user, room=room, exclude=self.conn_id)
 
     async def cmd_typing(self, frame: dict, ref: str | None) -> None:

@@ -50,6 +50,13 @@ def membership_of(*, user: AbstractBaseUser, room: Room) -> Membership | None:
     return Membership.objects.filter(room=room, user=user).first()
 
 
+def is_member(*, user: AbstractBaseUser, room: Room) -> bool:
+    """Whether the user belongs to the room; no query for a room from room_for_user."""
+    if hasattr(room, "viewer_role"):
+        return room.viewer_role is not None
+    return membership_of(user=user, room=room) is not None
+
+
 def room_title(*, room: Room, viewer: AbstractBaseUser) -> tuple[str, str | None]:
     """A direct room is called after the other person; returns (name, peer username)."""
     if room.kind != Room.Kind.DIRECT:

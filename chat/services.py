@@ -20,7 +20,7 @@ from chat.errors import ClientError
 from chat.locks import room_post_lock
 from chat.models import Membership, Message, Room
 from chat.rendering import render_markdown
-from chat.selectors import membership_of, unread_count
+from chat.selectors import is_member, membership_of, unread_count
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 CLIENT_ID_MAX_LENGTH = 64
@@ -243,12 +243,7 @@ def _clean_body(body: object) -> str:
 
 
 def _check_writable(*, user: AbstractBaseUser, room: Room) -> None:
-    # A room from selectors.room_for_user already says whether the user is a member.
-    if hasattr(room, "viewer_role"):
-        is_member = room.viewer_role is not None
-    else:
-        is_member = membership_of(user=user, room=room) is not None
-    if not is_member:
+    if not is_member(user=user, room=room):
         raise ClientError("forbidden", "Join the room before posting.")
     if room.archived:
         raise ClientError("forbidden", "This room is archived and read-only.")
@@ -381,4 +376,6 @@ def read_mark(*, user: AbstractBaseUser, room: Room, message_id: object) -> int:
 
 def typing_announce(*, user: AbstractBaseUser, room: Room, exclude: str) -> None:
     """Tell the room's other sockets the user is typing (nothing is stored)."""
+    if not is_member(user=user, room=room):
+        raise ClientError("forbidden", "You are not a member of this room.")
     events.typing(room, user, exclude=exclude)
