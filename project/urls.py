@@ -1,8 +1,14 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from chat.views import app_shell
+
+# The admin's own login form checks passwords with no rate limit and no lockout.
+# People sign in through allauth's login instead, whose failed-login limits live
+# in the cache every replica shares; a signed-in user who is not staff gets a 403.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", app_shell, name="app"),
