@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from project.redis_config import parse_redis_urls, single_server
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -166,15 +168,40 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # REDIS: CHANNEL LAYER AND CACHE
 # ------------------------------------------------------------------------------
+# One server, several (comma-separated: the channel layer shards its groups over
+# them), or Sentinel-managed masters (redis+sentinel://host:26379,host:26380/name);
+# forms and placement in project/redis_config.py and docs/operations.md.
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SERVERS = parse_redis_urls(REDIS_URL, "REDIS_URL")
+# Presence and rate limits (chat.redis_client.get_redis) and the cache each live
+# on one server: the first of REDIS_URL unless these name another.
+PRESENCE_REDIS = single_server(
+    env.str("PRESENCE_REDIS_URL", default=""),
+    "PRESENCE_REDIS_URL",
+    REDIS_SERVERS[0] if REDIS_SERVERS else None,
+)
+CACHE_REDIS = single_server(
+    env.str("CACHE_REDIS_URL", default=""),
+    "CACHE_REDIS_URL",
+    REDIS_SERVERS[0] if REDIS_SERVERS else None,
+)
+if (PRESENCE_REDIS or CACHE_REDIS) and not REDIS_SERVERS:
+    raise ImproperlyConfigured(
+        "PRESENCE_REDIS_URL and CACHE_REDIS_URL need REDIS_URL (the channel layer) set too."
+    )
 CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
+if CHANNEL_LAYER not in ("pubsub", "core"):
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be pubsub or core, not {CHANNEL_LAYER!r}.")
 KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="chat")
 # Events a channel may hold unread. Sockets have no channel of their own: each
 # process' relay (chat/relay.py) receives every room and user event of its
 # sockets on one channel, so the layers' defaults (100, or 1,000 here before)
 # would silently drop a burst such as a few hundred members connecting at once.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", 100_000)
-if REDIS_URL:
+# Above the core layer's 5 s blocking pop: redis-py 8 defaults reads to 5 s,
+# which fails every idle pop (django/channels_redis#422). A URL's own wins.
+_LIST_LAYER_HOST = {"socket_timeout": 15}
+if REDIS_SERVERS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": (
@@ -183,12 +210,13 @@ if REDIS_URL:
                 else "channels_redis.core.RedisChannelLayer"
             ),
             "CONFIG": (
-                {"hosts": [REDIS_URL], "prefix": f"{KEY_PREFIX}:asgi"}
+                {
+                    "hosts": [server.layer_host() for server in REDIS_SERVERS],
+                    "prefix": f"{KEY_PREFIX}:asgi",
+                }
                 if CHANNEL_LAYER == "pubsub"
                 else {
-                    # Above the layer's 5 s blocking pop: redis-py 8 defaults reads
-                    # to 5 s, which fails every idle pop (django/channels_redis#422).
-                    "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                    "hosts": [server.layer_host(**_LIST_LAYER_HOST) for server in REDIS_SERVERS],
                     "prefix": f"{KEY_PREFIX}:asgi",
                     "capacity": CHANNEL_CAPACITY,
                 }
@@ -197,12 +225,11 @@ if REDIS_URL:
         # Background jobs (chat/workers.py) need a queue that waits for the
         # worker: pub/sub forgets a message nobody listens to, so this alias is
         # always the list-based layer. Jobs wait up to WORKER_QUEUE_EXPIRY_SECS.
+        # With several servers, jobs go round them and the worker pops each in turn.
         "worker": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # Above the layer's 5 s blocking pop: redis-py 8 defaults reads to
-                # 5 s, which fails every idle pop (django/channels_redis#422).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [server.layer_host(**_LIST_LAYER_HOST) for server in REDIS_SERVERS],
                 "prefix": f"{KEY_PREFIX}:worker",
                 "expiry": env.int("WORKER_QUEUE_EXPIRY_SECS", 60 * 60),
                 "capacity": env.int("WORKER_QUEUE_CAPACITY", 10_000),
@@ -212,8 +239,16 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            # A list: RedisCache would split a string at commas (several servers
+            # there mean one primary and read replicas, not shards).
+            "LOCATION": [CACHE_REDIS.url],
             "KEY_PREFIX": KEY_PREFIX,
+            # A Sentinel master: a connection pool that asks Sentinel (chat/redis_client.py).
+            "OPTIONS": (
+                {"pool_class": "chat.redis_client.SentinelCachePool"}
+                if CACHE_REDIS.is_sentinel
+                else {}
+            ),
         }
     }
 else:
@@ -276,6 +311,10 @@ CHAT_RATE_LIMIT_BURST = env.int("CHAT_RATE_LIMIT_BURST", 10)
 # `rate_limited` and close code 4029. A killed replica's sockets count until
 # they expire (CHAT_PRESENCE_TTL_SECS). 0 turns the cap off.
 CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", 20)
+# Long polls waiting at once per user across every replica (GET /api/rooms/{slug}/poll);
+# more are answered 429 `rate_limited`. A killed replica's polls count until their
+# timeout plus 30 s has passed. 0 turns the cap off.
+CHAT_MAX_LONG_POLLS_PER_USER = env.int("CHAT_MAX_LONG_POLLS_PER_USER", 10)
 # A socket whose client leaves 64 KiB of frames untaken for this long is dropped
 # (it stopped reading) and catches up when it reconnects; a link of 300 kbit/s
 # still takes a full page of the longest messages (1 MB) in time. 0: never.
@@ -287,6 +326,25 @@ CHAT_SLOW_CLIENT_GRACE_SECS = env.float("CHAT_SLOW_CLIENT_GRACE_SECS", 30.0)
 CHAT_PRESENCE_TTL_SECS = env.float("CHAT_PRESENCE_TTL_SECS", 40.0)
 CHAT_PRESENCE_HEARTBEAT_SECS = env.float("CHAT_PRESENCE_HEARTBEAT_SECS", 15.0)
 CHAT_PRESENCE_SWEEP_SECS = env.float("CHAT_PRESENCE_SWEEP_SECS", 10.0)
+# Spam and amplification (chat/ratelimit.py buckets, per user, shared by every replica):
+# new rooms, people added to rooms (staff exempt) and new direct rooms.
+CHAT_RATE_LIMIT_ROOMS_PER_HOUR = env.float("CHAT_RATE_LIMIT_ROOMS_PER_HOUR", 10.0)
+CHAT_RATE_LIMIT_ROOMS_BURST = env.int("CHAT_RATE_LIMIT_ROOMS_BURST", 5)
+CHAT_RATE_LIMIT_INVITES_PER_MINUTE = env.float("CHAT_RATE_LIMIT_INVITES_PER_MINUTE", 30.0)
+CHAT_RATE_LIMIT_INVITES_BURST = env.int("CHAT_RATE_LIMIT_INVITES_BURST", 10)
+CHAT_RATE_LIMIT_DMS_PER_MINUTE = env.float("CHAT_RATE_LIMIT_DMS_PER_MINUTE", 20.0)
+CHAT_RATE_LIMIT_DMS_BURST = env.int("CHAT_RATE_LIMIT_DMS_BURST", 10)
+# Rooms one user may belong to (bounds `hello` and a socket's groups); 0: no cap.
+CHAT_MAX_ROOMS_PER_USER = env.int("CHAT_MAX_ROOMS_PER_USER", 500)
+# GET /api/rooms pages (`limit`, `after`).
+CHAT_ROOM_LIST_PAGE_SIZE = env.int("CHAT_ROOM_LIST_PAGE_SIZE", 100)
+CHAT_ROOM_LIST_MAX_PAGE_SIZE = env.int("CHAT_ROOM_LIST_MAX_PAGE_SIZE", 200)
+# @mention emails: recipients per message, one per recipient and room per interval,
+# and a bucket per recipient across rooms (chat/notifications.py).
+CHAT_MENTION_EMAILS_PER_MESSAGE = env.int("CHAT_MENTION_EMAILS_PER_MESSAGE", 20)
+CHAT_MENTION_EMAIL_INTERVAL_SECS = env.int("CHAT_MENTION_EMAIL_INTERVAL_SECS", 600)
+CHAT_MENTION_EMAILS_PER_HOUR = env.float("CHAT_MENTION_EMAILS_PER_HOUR", 20.0)
+CHAT_MENTION_EMAILS_BURST = env.int("CHAT_MENTION_EMAILS_BURST", 10)
 
 # LOGGING: one line per event
 # ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Probes for the load balancer: /healthz (process up) and /readyz (dependencies reachable)."""
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -18,14 +20,29 @@ def test_readyz_checks_the_database_and_redis(client: Client):
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
+def use_redis(settings, url: str) -> None:
+    from project.redis_config import parse_redis_urls
+
+    settings.REDIS_URL = url
+    settings.REDIS_SERVERS = parse_redis_urls(url)
+    settings.PRESENCE_REDIS = settings.CACHE_REDIS = settings.REDIS_SERVERS[0]
+
+
 def test_readyz_is_unavailable_when_redis_is_unreachable(client: Client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    use_redis(settings, "redis://127.0.0.1:1/0")
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("error")
+
+
+def test_readyz_is_unavailable_when_one_redis_shard_is_unreachable(client: Client, settings):
+    use_redis(settings, f"{os.environ['REDIS_URL']},redis://127.0.0.1:1/0")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error")
 
 
 def test_readyz_is_unavailable_while_the_replica_drains(client: Client, monkeypatch):
