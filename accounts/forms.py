@@ -1,5 +1,7 @@
 """Profile forms: what a user may change about how others see them, and their tokens."""
 
+from math import isqrt
+
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -7,8 +9,10 @@ from django.template.defaultfilters import filesizeformat
 from accounts.avatars import (
     AVATAR_FORMATS,
     AVATAR_MAX_BYTES,
+    AVATAR_MAX_PIXELS,
     AVATAR_MAX_SIDE,
     AVATAR_MIN_SIDE,
+    avatar_decoded_size,
 )
 from accounts.models import ApiToken, Profile
 
@@ -16,6 +20,8 @@ ACCEPTED = (
     ", ".join(list(AVATAR_FORMATS.values())[:-1]) + " or " + list(AVATAR_FORMATS.values())[-1]
 )
 ACCEPTED_MIME = "image/png,image/jpeg,image/gif,image/webp"
+MEGAPIXELS = f"{AVATAR_MAX_PIXELS / 1_000_000:g} megapixels"
+SQUARE = f"{isqrt(AVATAR_MAX_PIXELS)}×{isqrt(AVATAR_MAX_PIXELS)}"
 
 
 class AvatarField(forms.ImageField):
@@ -38,8 +44,8 @@ class ProfileForm(forms.Form):
         widget=forms.FileInput(attrs={"accept": ACCEPTED_MIME}),
         help_text=(
             f"{ACCEPTED}, up to {filesizeformat(AVATAR_MAX_BYTES)} and "
-            f"{AVATAR_MAX_SIDE}×{AVATAR_MAX_SIDE} pixels. Without one, you get a "
-            "picture made from your initials."
+            f"{AVATAR_MAX_SIDE}×{AVATAR_MAX_SIDE} pixels ({MEGAPIXELS} for images "
+            "other than JPEG). Without one, you get a picture made from your initials."
         ),
     )
     remove_avatar = forms.BooleanField(
@@ -67,6 +73,14 @@ class ProfileForm(forms.Form):
                 f"The image is {width}×{height} pixels; the limit is "
                 f"{AVATAR_MAX_SIDE}×{AVATAR_MAX_SIDE}.",
                 code="too_big",
+            )
+        decoded_width, decoded_height = avatar_decoded_size(upload)
+        if decoded_width * decoded_height > AVATAR_MAX_PIXELS:
+            # Checked from the header: nothing has been decoded yet.
+            raise forms.ValidationError(
+                f"The image is {width}×{height} pixels; the limit is {MEGAPIXELS} "
+                f"(such as {SQUARE}) for a {upload.image.format} image.",
+                code="too_many_pixels",
             )
         if min(width, height) < AVATAR_MIN_SIDE:
             raise forms.ValidationError(

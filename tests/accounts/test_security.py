@@ -1,0 +1,110 @@
+"""What an attacker tries on accounts: decompression bombs, probing for usernames,
+and display names that pretend to be someone else."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image, ImageFile
+
+from accounts.avatars import AVATAR_MAX_PIXELS, AvatarTooLarge, avatar_normalise
+from tests.accounts.test_profile import errors_of, picture, upload
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def browser(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes while the test runs."""
+    sizes: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def spy(self):
+        sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    return sizes
+
+
+# Decompression bombs
+# ------------------------------------------------------------------------------
+
+BOMB = picture("PNG", (4096, 4096))  # one colour: 58 KB of file, 16.8 million pixels
+
+
+def test_the_bomb_is_small_enough_to_pass_the_size_limit():
+    assert len(BOMB) < 100_000
+
+
+def test_a_png_bomb_is_refused_with_a_clear_message_before_anything_is_decoded(
+    browser, alice, media, decoded_sizes
+):
+    response = upload(browser, BOMB, name="bomb.png")
+    assert response.status_code == 400
+    assert (
+        "The image is 4096×4096 pixels; the limit is 4 megapixels (such as 2000×2000) "
+        "for a PNG image." in errors_of(response)
+    )
+    assert decoded_sizes == [], "the pixels were decoded before the size was checked"
+    alice.profile.refresh_from_db()
+    assert not alice.profile.avatar
+    assert not any(media.rglob("*.png")), "something was stored"
+
+
+def test_normalising_refuses_too_many_pixels_before_decoding(decoded_sizes):
+    with pytest.raises(AvatarTooLarge):
+        avatar_normalise(SimpleUploadedFile("bomb.png", BOMB))
+    assert decoded_sizes == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size"), [("PNG", (2000, 2000)), ("GIF", (2000, 2000)), ("WEBP", (4000, 1000))]
+)
+def test_images_up_to_the_pixel_limit_are_accepted(browser, alice, fmt, size):
+    assert size[0] * size[1] <= AVATAR_MAX_PIXELS
+    response = upload(browser, picture(fmt, size), name=f"me.{fmt.lower()}")
+    assert response.status_code == 302, errors_of(response)
+    alice.profile.refresh_from_db()
+    assert alice.profile.avatar
+
+
+def test_a_large_jpeg_is_decoded_at_a_fraction_of_its_size(browser, alice, media, decoded_sizes):
+    response = upload(browser, picture("JPEG", (4096, 4096)), name="photo.jpg")
+    assert response.status_code == 302, errors_of(response)
+    assert decoded_sizes and max(w * h for w, h in decoded_sizes) <= 512 * 512
+    alice.profile.refresh_from_db()
+    with Image.open(media / alice.profile.avatar.name) as stored:
+        assert stored.size == (256, 256)
+
+
+def test_a_palette_image_is_resampled_smoothly_not_pixel_by_pixel():
+    image = Image.new("P", (512, 512))
+    image.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    for x in range(0, 512, 2):
+        image.paste(1, (x, 0, x + 1, 512))  # one-pixel stripes, black and white
+    buffer = io.BytesIO()
+    image.save(buffer, "GIF")
+    normalised = avatar_normalise(SimpleUploadedFile("stripes.gif", buffer.getvalue()))
+    with Image.open(normalised) as stored:
+        grey = stored.convert("L").getpixel((128, 128))
+    assert 64 < grey < 192, "stripes halved should blend to grey"
