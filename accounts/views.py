@@ -13,8 +13,15 @@ from accounts.services import profile_ensure, profile_update, token_create, toke
 
 
 @require_GET
-@cache_control(max_age=300)
+@login_required
+@cache_control(max_age=300, private=True)
 def avatar_svg_view(request: HttpRequest, username: str) -> HttpResponse:
+    """The generated avatar, for signed-in users only.
+
+    Answering anyone would tell who has an account (200 with their initials, or
+    404); anonymous visitors are sent to the login page, whatever the name.
+    Only signed-in pages show avatars.
+    """
     user = get_object_or_404(get_user_model().objects.select_related("profile"), username=username)
     response = HttpResponse(avatar_svg(display_name(user)), content_type="image/svg+xml")
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"

@@ -108,3 +108,36 @@ def test_a_palette_image_is_resampled_smoothly_not_pixel_by_pixel():
     with Image.open(normalised) as stored:
         grey = stored.convert("L").getpixel((128, 128))
     assert 64 < grey < 192, "stripes halved should blend to grey"
+
+
+# Probing for usernames
+# ------------------------------------------------------------------------------
+
+
+def comparable(response) -> tuple:
+    """What an observer sees of an answer, with the probed name taken out."""
+    location = response.get("Location", "")
+    return (
+        response.status_code,
+        response.get("Content-Type"),
+        location.replace("alice", "NAME").replace("nobody-here", "NAME"),
+        response.content,
+    )
+
+
+def test_generated_avatars_tell_an_anonymous_visitor_nothing_about_who_exists(alice):
+    existing = Client().get("/accounts/avatar/alice.svg")
+    missing = Client().get("/accounts/avatar/nobody-here.svg")
+    assert comparable(existing) == comparable(missing)
+    assert existing.status_code == 302
+    assert existing["Location"].startswith("/accounts/login/")
+    assert b"<svg" not in existing.content
+
+
+def test_signed_in_users_still_get_generated_avatars_kept_out_of_shared_caches(browser, alice):
+    response = browser.get("/accounts/avatar/alice.svg")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert b">A</text>" in response.content
+    assert "private" in response["Cache-Control"]
+    assert browser.get("/accounts/avatar/nobody-here.svg").status_code == 404
