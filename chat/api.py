@@ -7,10 +7,11 @@ over a socket. Rooms a user may not see answer 404, like missing ones.
 """
 
 from typing import Annotated, Literal, Self
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
@@ -159,19 +160,50 @@ class PollQuery(Schema):
 # ------------------------------------------------------------------------------
 
 
+class RoomListQuery(Schema):
+    after: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,50}$",
+        description="The cursor: rooms whose slug sorts after this one (`X-Next-Cursor`).",
+    )
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description=f"Default {settings.CHAT_ROOM_LIST_PAGE_SIZE}, "
+        f"at most {settings.CHAT_ROOM_LIST_MAX_PAGE_SIZE}.",
+    )
+
+
 @router.get(
     "/rooms", response={200: list[RoomOut], **errors()}, tags=["rooms"], summary="Rooms I can see"
 )
-def room_list(request: HttpRequest) -> list[dict]:
-    """Public rooms, and the private and direct rooms I belong to."""
-    return selectors.visible_rooms(user=request.auth)
+def room_list(
+    request: HttpRequest, response: HttpResponse, query: Query[RoomListQuery]
+) -> list[dict]:
+    """Public rooms, and the private and direct rooms I belong to, a page at a time by slug.
+
+    When more rooms follow, the answer carries `X-Next-Cursor: <slug>` and
+    `Link: </api/rooms?after=<slug>&limit=<n>>; rel="next"`; without them it
+    is the last page.
+    """
+    rooms, cursor = selectors.visible_rooms(user=request.auth, after=query.after, limit=query.limit)
+    if cursor is not None:
+        params = {"after": cursor, "limit": selectors.room_list_limit(query.limit)}
+        response["X-Next-Cursor"] = cursor
+        response["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
+    return rooms
 
 
 @router.post(
-    "/rooms", response={201: RoomOut, **errors(409)}, tags=["rooms"], summary="Create a room"
+    "/rooms",
+    response={201: RoomOut, **errors(403, 409, 429)},
+    tags=["rooms"],
+    summary="Create a room",
 )
 def room_create(request: HttpRequest, payload: RoomIn) -> Status:
-    """I become its owner. A slug already in use is a 409."""
+    """I become its owner. A slug already in use is a 409; too many rooms created
+    lately a 429 (CHAT_RATE_LIMIT_ROOMS_PER_HOUR); being in CHAT_MAX_ROOMS_PER_USER
+    rooms already a 403."""
     room = services.room_create(creator=request.auth, **payload.dict())
     return Status(201, selectors.room_detail(room=room, user=request.auth))
 
@@ -206,11 +238,12 @@ def room_change(request: HttpRequest, slug: RoomSlug, payload: RoomPatch) -> dic
 
 @router.post(
     "/rooms/{slug}/join",
-    response={200: RoomOut, **errors(404)},
+    response={200: RoomOut, **errors(403, 404)},
     tags=["rooms"],
     summary="Join a public room",
 )
 def room_join(request: HttpRequest, slug: RoomSlug) -> dict:
+    """Anyone may join a public room; being in CHAT_MAX_ROOMS_PER_USER rooms already is a 403."""
     room = selectors.room_for_user(user=request.auth, slug=slug)
     services.room_join(user=request.auth, room=room)
     return selectors.room_detail(room=room, user=request.auth)
@@ -242,14 +275,17 @@ def member_list(request: HttpRequest, slug: RoomSlug) -> list[dict]:
 
 @router.post(
     "/rooms/{slug}/members",
-    response={200: MemberOut, **errors(403, 404)},
+    response={200: MemberOut, **errors(403, 404, 429)},
     tags=["rooms"],
     summary="Invite someone",
 )
 def member_invite(request: HttpRequest, slug: RoomSlug, payload: UsernameIn) -> dict:
-    """Private rooms: owners and moderators. Public rooms: any member.
+    """The room's owner, moderators and staff, public and private rooms alike (403
+    otherwise: others join public rooms themselves). Too many lately is a 429
+    (CHAT_RATE_LIMIT_INVITES_PER_MINUTE), someone already in CHAT_MAX_ROOMS_PER_USER
+    rooms a 403.
 
-    Answers the member; inviting someone who is already in is not an error.
+    Answers the member; adding someone who is already in is not an error and costs nothing.
     """
     room = selectors.room_for_user(user=request.auth, slug=slug)
     membership = services.room_invite(by=request.auth, room=room, username=payload.username)
@@ -378,11 +414,15 @@ def message_delete(request: HttpRequest, message_id: MessageIdPath) -> Status:
 
 @router.post(
     "/dms",
-    response={200: RoomOut, 201: RoomOut, **errors(404)},
+    response={200: RoomOut, 201: RoomOut, **errors(403, 404, 429)},
     tags=["rooms"],
     summary="Open a direct room",
 )
 def direct_room_open(request: HttpRequest, payload: UsernameIn) -> Status:
-    """The one direct room with that user: 201 when this created it, else 200."""
+    """The one direct room with that user: 201 when this created it, else 200.
+
+    Creating one is rate limited (429, CHAT_RATE_LIMIT_DMS_PER_MINUTE); opening an
+    existing one is free. Either of us in CHAT_MAX_ROOMS_PER_USER rooms already is a 403.
+    """
     room, created = services.direct_room_open(user=request.auth, username=payload.username)
     return Status(201 if created else 200, selectors.room_detail(room=room, user=request.auth))

@@ -3,19 +3,30 @@
 A mention is ``@username`` (Django's username characters) not preceded by a
 letter or digit, so addresses such as ``bob@example.com`` are not mentions.
 Only members of the room are told, never the author, only while offline on
-every replica, and only if they have an email address.
+every replica, and only at a verified primary address (allauth's EmailAddress):
+an unverified address may belong to someone else, and mention emails must not
+relay a stranger's text to it.
+
+One account must not turn this into a mailer, so a message emails at most
+CHAT_MENTION_EMAILS_PER_MESSAGE people (the first mentioned), a recipient gets
+at most one email per room every CHAT_MENTION_EMAIL_INTERVAL_SECS, and at most
+CHAT_MENTION_EMAILS_PER_HOUR (bursts of CHAT_MENTION_EMAILS_BURST) in all. Both
+throttles live in Redis, shared by every worker.
 """
 
 import logging
 import re
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.mail import send_mail
+from django.db.models import Exists, OuterRef
 
 from accounts.identity import display_name
-from chat import presence
+from chat import presence, ratelimit
 from chat.models import Message
 
 log = logging.getLogger(__name__)
@@ -25,15 +36,33 @@ MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 EMAIL_EXCERPT_CHARS = 500
 
 
-def mentioned_usernames(body: str) -> set[str]:
-    """Usernames @mentioned in a message body (a trailing full stop is punctuation)."""
-    names = set()
+def mentioned_usernames(body: str, limit: int | None = None) -> set[str]:
+    """Usernames @mentioned in a message body (a trailing full stop is punctuation).
+
+    With `limit`, only the first `limit` distinct mentions count.
+    """
+    names: set[str] = set()
+    seen: set[str] = set()
     for match in MENTION_RE.finditer(body):
         name = match.group(1)
+        if name in seen:
+            continue
+        if limit is not None and len(seen) >= limit:
+            break
+        seen.add(name)
         names.add(name)
         names.add(name.rstrip(".-"))
     names.discard("")
     return names
+
+
+def _first_email_in_interval(recipient_id: int, room_id: int) -> bool:
+    """True once per recipient and room per CHAT_MENTION_EMAIL_INTERVAL_SECS (every worker)."""
+    interval = settings.CHAT_MENTION_EMAIL_INTERVAL_SECS
+    if interval <= 0:
+        return True
+    # The cache is Redis whenever REDIS_URL is set (project/settings.py); add is SET NX.
+    return cache.add(f"mention-email:{recipient_id}:{room_id}", 1, timeout=interval)
 
 
 def _email(message: Message, recipient: AbstractBaseUser) -> None:
@@ -61,19 +90,29 @@ def mention_notify(*, message_id: int) -> list[str]:
     )
     if message is None:
         return []
-    names = mentioned_usernames(message.body)
+    cap = settings.CHAT_MENTION_EMAILS_PER_MESSAGE
+    names = mentioned_usernames(message.body, limit=cap)
     if not names:
         return []
+    verified = EmailAddress.objects.filter(
+        user=OuterRef("pk"), email__iexact=OuterRef("email"), primary=True, verified=True
+    )
     candidates = list(
         get_user_model()
         .objects.filter(username__in=names, is_active=True, memberships__room=message.room)
         .exclude(pk=message.author_id)
         .exclude(email="")
+        .filter(Exists(verified))
+        .order_by("pk")[:cap]
     )
     online = presence.backend().online([user.pk for user in candidates])
     emailed = []
     for user in candidates:
         if user.pk in online:
+            continue
+        if not _first_email_in_interval(user.pk, message.room_id):
+            continue
+        if not ratelimit.take_token(user.pk, "mention_email"):
             continue
         _email(message, user)
         emailed.append(user.get_username())

@@ -1,15 +1,29 @@
-"""Per-user token bucket for posting, shared by every replica through Redis.
+"""Per-user token buckets, shared by every replica through Redis.
 
-The same bucket serves the WebSocket and the HTTP API. Defaults: 3 messages a
-second sustained, bursts of 10 (CHAT_RATE_LIMIT_PER_SECOND / _BURST).
+One bucket per action and user, so a flood of one kind of action (posting)
+does not starve another (opening a direct room). The same buckets serve the
+WebSocket and the HTTP API. Each bucket refills at ``rate`` tokens a second up
+to ``burst`` tokens; its settings (project/settings.py):
+
+- ``post``: messages, CHAT_RATE_LIMIT_PER_SECOND (3) / _BURST (10).
+- ``room_create``: new rooms, CHAT_RATE_LIMIT_ROOMS_PER_HOUR (10) / _ROOMS_BURST (5).
+- ``invite``: people added to rooms, CHAT_RATE_LIMIT_INVITES_PER_MINUTE (30) / _BURST (10).
+- ``dm``: new direct rooms, CHAT_RATE_LIMIT_DMS_PER_MINUTE (20) / _DMS_BURST (10).
+- ``mention_email``: @mention emails to one recipient, CHAT_MENTION_EMAILS_PER_HOUR (20)
+  / CHAT_MENTION_EMAILS_BURST (10); keyed by the recipient, not the sender.
+
+CHAT_RATE_LIMIT_ENABLED=0 turns every bucket off.
 """
 
 import threading
 import time
+from typing import Literal
 
 from django.conf import settings
 
 from chat.redis_client import get_redis, key
+
+Bucket = Literal["post", "room_create", "invite", "dm", "mention_email"]
 
 # Refill and take one token atomically; Redis' own clock, so replicas agree.
 _TAKE_TOKEN = """
@@ -31,26 +45,48 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return allowed
 """
 
-_local_buckets: dict[int, tuple[float, float]] = {}
+_local_buckets: dict[tuple[str, int], tuple[float, float]] = {}
 _local_lock = threading.Lock()
 
 
-def _take_local(user_id: int, rate: float, burst: int) -> bool:
+def bucket_limits(bucket: Bucket) -> tuple[float, int]:
+    """(tokens a second, burst) of a bucket, read from the settings at each call."""
+    if bucket == "post":
+        return settings.CHAT_RATE_LIMIT_PER_SECOND, settings.CHAT_RATE_LIMIT_BURST
+    if bucket == "room_create":
+        return settings.CHAT_RATE_LIMIT_ROOMS_PER_HOUR / 3600, settings.CHAT_RATE_LIMIT_ROOMS_BURST
+    if bucket == "invite":
+        return settings.CHAT_RATE_LIMIT_INVITES_PER_MINUTE / 60, (
+            settings.CHAT_RATE_LIMIT_INVITES_BURST
+        )
+    if bucket == "dm":
+        return settings.CHAT_RATE_LIMIT_DMS_PER_MINUTE / 60, settings.CHAT_RATE_LIMIT_DMS_BURST
+    if bucket == "mention_email":
+        return settings.CHAT_MENTION_EMAILS_PER_HOUR / 3600, settings.CHAT_MENTION_EMAILS_BURST
+    raise ValueError(f"unknown rate-limit bucket {bucket!r}")
+
+
+def _take_local(bucket: str, user_id: int, rate: float, burst: int) -> bool:
     now = time.monotonic()
     with _local_lock:
-        tokens, ts = _local_buckets.get(user_id, (float(burst), now))
+        tokens, ts = _local_buckets.get((bucket, user_id), (float(burst), now))
         tokens = min(burst, tokens + (now - ts) * rate)
         allowed = tokens >= 1
-        _local_buckets[user_id] = (tokens - 1 if allowed else tokens, now)
+        _local_buckets[(bucket, user_id)] = (tokens - 1 if allowed else tokens, now)
     return allowed
+
+
+def take_token(user_id: int, bucket: Bucket = "post") -> bool:
+    """True if the user may act now (and spends a token of that bucket)."""
+    if not settings.CHAT_RATE_LIMIT_ENABLED:
+        return True
+    rate, burst = bucket_limits(bucket)
+    if not settings.REDIS_URL:
+        return _take_local(bucket, user_id, rate, burst)
+    client = get_redis()
+    return bool(client.eval(_TAKE_TOKEN, 1, key("ratelimit", bucket, user_id), rate, burst))
 
 
 def take_post_token(user_id: int) -> bool:
     """True if the user may post now (and spends a token)."""
-    if not settings.CHAT_RATE_LIMIT_ENABLED:
-        return True
-    rate, burst = settings.CHAT_RATE_LIMIT_PER_SECOND, settings.CHAT_RATE_LIMIT_BURST
-    if not settings.REDIS_URL:
-        return _take_local(user_id, rate, burst)
-    client = get_redis()
-    return bool(client.eval(_TAKE_TOKEN, 1, key("ratelimit", "post", user_id), rate, burst))
+    return take_token(user_id, "post")

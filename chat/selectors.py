@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
 from accounts.identity import display_name, user_payload
 from chat import presence
@@ -164,24 +164,45 @@ def members(*, room: Room) -> list[dict]:
     return [member_payload(m, online) for m in memberships]
 
 
-def visible_rooms(*, user: AbstractBaseUser) -> list[dict]:
-    """Public rooms and the user's own rooms, each with `is_member` and `unread`."""
-    memberships = {
+def room_list_limit(limit: object) -> int:
+    if limit is None:
+        return settings.CHAT_ROOM_LIST_PAGE_SIZE
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ClientError("invalid", "limit must be a positive integer.")
+    return min(limit, settings.CHAT_ROOM_LIST_MAX_PAGE_SIZE)
+
+
+def visible_rooms(
+    *, user: AbstractBaseUser, after: str | None = None, limit: int | None = None
+) -> tuple[list[dict], str | None]:
+    """A page of the public rooms and the user's own, by slug, each with `is_member`
+    and `unread`; and the cursor of the next page (the last slug), or None.
+
+    Keyset paging on the unique slug: a page costs the same however many rooms
+    there are, and rooms created or deleted meanwhile never shift the pages.
+    """
+    size = room_list_limit(limit)
+    mine = Membership.objects.filter(room=OuterRef("pk"), user_id=user.pk)
+    rooms = Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Exists(mine))
+    if after:
+        rooms = rooms.filter(slug__gt=after)
+    page = list(rooms.order_by("slug")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    unread = {
         m.room_id: m.unread
-        for m in Membership.objects.filter(user=user).annotate(
+        for m in Membership.objects.filter(user=user, room__in=page).annotate(
             unread=Count("room__messages", filter=_unread_filter(user))
         )
     }
-    rooms = Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(pk__in=list(memberships))).order_by(
-        "kind", "name", "slug"
-    )
-    return [
+    payloads = [
         {
-            **room_payload(room=room, viewer=user, unread=memberships.get(room.pk, 0)),
-            "is_member": room.pk in memberships,
+            **room_payload(room=room, viewer=user, unread=unread.get(room.pk, 0)),
+            "is_member": room.pk in unread,
         }
-        for room in rooms
+        for room in page
     ]
+    return payloads, (page[-1].slug if more else None)
 
 
 def room_detail(*, room: Room, user: AbstractBaseUser) -> dict:

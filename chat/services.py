@@ -62,6 +62,8 @@ def room_create(
         raise ClientError("invalid", "name and topic must not contain NUL characters.")
     if Room.objects.filter(slug=slug).exists():
         raise ClientError("conflict", f"A room with the slug '{slug}' already exists.")
+    _room_cap_check(creator, yourself=True)
+    _spend_token(creator, "room_create", "You are creating rooms too fast; try again later.")
     room = Room.objects.create(slug=slug, name=name, topic=topic or "", kind=kind, creator=creator)
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     _on_commit(events.room_added, creator, room)
@@ -76,6 +78,7 @@ def room_join(*, user: AbstractBaseUser, room: Room) -> tuple[Membership, bool]:
         return membership, False
     if room.kind != Room.Kind.PUBLIC:
         raise ClientError("not_found", "No such room.")
+    _room_cap_check(user, yourself=True)
     membership, created = Membership.objects.get_or_create(room=room, user=user)
     if created:
         _on_commit(events.member_joined, membership)
@@ -91,6 +94,33 @@ def room_leave(*, user: AbstractBaseUser, room: Room) -> None:
     if deleted:
         _on_commit(events.room_removed, user.pk, room)
         _on_commit(events.member_left, room, user)
+
+
+def _spend_token(user: AbstractBaseUser, bucket: ratelimit.Bucket, detail: str) -> None:
+    """Take a token of the user's bucket, shared by every replica, or refuse (429)."""
+    if not ratelimit.take_token(user.pk, bucket):
+        metrics.RATE_LIMITED.inc()
+        raise ClientError("rate_limited", detail)
+
+
+def _room_cap_check(user: AbstractBaseUser, *, yourself: bool) -> None:
+    """Refuse a new membership past CHAT_MAX_ROOMS_PER_USER.
+
+    Every room is in the user's `hello` and subscribes each of their sockets,
+    so this bounds both. The user's row is locked until the transaction ends,
+    so concurrent additions cannot pass the cap together.
+    """
+    cap = settings.CHAT_MAX_ROOMS_PER_USER
+    if cap <= 0:
+        return
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    if Membership.objects.filter(user_id=user.pk).count() < cap:
+        return
+    if yourself:
+        raise ClientError(
+            "forbidden", f"You are in {cap} rooms, the most allowed; leave one first."
+        )
+    raise ClientError("forbidden", f"{user.get_username()} is in {cap} rooms, the most allowed.")
 
 
 def _require_moderator(*, user: AbstractBaseUser, room: Room) -> None:
@@ -114,14 +144,22 @@ def _active_user(username: object) -> AbstractBaseUser:
 
 @transaction.atomic
 def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membership:
-    """Add someone to a room: moderators for private rooms, any member for public ones."""
+    """Add someone to a room: the owner, moderators and staff only, for every kind of room.
+
+    Others join public rooms themselves (room_join): being added is not consented
+    to, so a plain member must not be able to push anyone into rooms. Rate limited
+    per inviter (staff exempt: the admin adds members in bulk); a refusal stores nothing.
+    """
     if room.kind == Room.Kind.DIRECT:
         raise ClientError("forbidden", "Direct conversations have exactly two members.")
-    if room.kind == Room.Kind.PRIVATE:
-        _require_moderator(user=by, room=room)
-    elif not getattr(by, "is_staff", False) and membership_of(user=by, room=room) is None:
-        raise ClientError("forbidden", "Join the room first.")
+    _require_moderator(user=by, room=room)
     invitee = _active_user(username)
+    membership = membership_of(user=invitee, room=room)
+    if membership is not None:
+        return membership
+    _room_cap_check(invitee, yourself=invitee.pk == by.pk)
+    if not getattr(by, "is_staff", False):
+        _spend_token(by, "invite", "You are adding people too fast; wait a moment.")
     membership, created = Membership.objects.get_or_create(room=room, user=invitee)
     if created:
         _on_commit(events.member_joined, membership)
@@ -199,7 +237,7 @@ def room_delete(*, by: AbstractBaseUser, room: Room) -> None:
 
 
 def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
-    """The one direct room of this pair, created on first use."""
+    """The one direct room of this pair, created on first use (rate limited, `dm`)."""
     other = _active_user(username)
     if other.pk == user.pk:
         raise ClientError("invalid", "You cannot open a direct conversation with yourself.")
@@ -210,6 +248,11 @@ def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bo
         return room, False
     try:
         with transaction.atomic():
+            # Locks both rows in id order (no deadlock with the reverse pair).
+            for member in sorted((user, other), key=lambda member: member.pk):
+                _room_cap_check(member, yourself=member.pk == user.pk)
+            # Only a new room costs a token: opening an existing one is free.
+            _spend_token(user, "dm", "You are starting conversations too fast; wait a moment.")
             room = Room.objects.create(
                 slug=f"dm-{low}-{high}",
                 name=f"{user.get_username()} & {other.get_username()}",

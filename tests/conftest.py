@@ -62,13 +62,16 @@ def default_room(django_db_blocker):
 
 @pytest.fixture
 def make_user(django_user_model, default_room):
-    """Create an onboarded user (profile, default rooms), like sign-up does."""
+    """Create an onboarded user (profile, default rooms, a verified address), like sign-up does."""
+    from allauth.account.models import EmailAddress
+
     from chat.services import user_onboard
 
     def make(username: str, **extra):
         user = django_user_model.objects.create_user(
             username=username, email=f"{username}@example.com", password="pw-" + username, **extra
         )
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
         user_onboard(user=user)
         return user
 

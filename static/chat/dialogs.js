@@ -7,6 +7,9 @@ import { byId, h, setText } from "./dom.js";
 import { slugify } from "./format.js";
 import { icon } from "./icons.js";
 
+const BROWSE_PAGE_SIZE = 200; // the API's largest page by default
+const BROWSE_PAGES = 10;
+
 function wire(dialogId, openerId, onOpen) {
   const dialog = byId(dialogId);
   byId(openerId).addEventListener("click", () => {
@@ -54,8 +57,14 @@ export function setUpDialogs(store, on) {
     browseList.replaceChildren();
     setText(browseStatus, "Loading rooms…");
     try {
-      const data = await api("GET", "/rooms");
-      allRooms = Array.isArray(data) ? data : data?.rooms || data?.items || [];
+      // GET /api/rooms pages by slug (docs/api.md): follow up to BROWSE_PAGES pages.
+      allRooms = [];
+      for (let pages = 0; pages < BROWSE_PAGES; pages += 1) {
+        const after = allRooms.length ? `&after=${encodeURIComponent(allRooms.at(-1).slug)}` : "";
+        const page = await api("GET", `/rooms?limit=${BROWSE_PAGE_SIZE}${after}`);
+        if (!page.length) break; // (a short page may still not be the last: the server caps limit)
+        allRooms.push(...page);
+      }
       renderBrowse();
       if (!allRooms.length) setText(browseStatus, "There are no public rooms yet. Create one!");
     } catch (error) {

@@ -3,6 +3,7 @@
 
 import { byId, h, reconcile, setText } from "./dom.js";
 import { icon } from "./icons.js";
+import { canModerate } from "./moderation.js";
 
 const ICONS = { public: "hash", private: "lock", direct: "at" };
 
@@ -74,7 +75,8 @@ export class Sidebar {
         this.title.replaceChildren(icon(iconName, 18), h("span", { class: "room-title-text" }, room.name));
       }
       setText(this.topic, room.topic + (room.archived ? " (archived: read only)" : ""));
-      this.invite.hidden = room.kind === "direct";
+      // Only the owner, moderators and staff add people (docs/social.md).
+      this.invite.hidden = !canModerate(store, room);
       this.leave.hidden = room.kind === "direct";
     }
     const hidden = document.visibilityState !== "visible";
