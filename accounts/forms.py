@@ -15,6 +15,7 @@ from accounts.avatars import (
     avatar_decoded_size,
 )
 from accounts.models import ApiToken, Profile
+from accounts.services import display_name_clean
 
 ACCEPTED = (
     ", ".join(list(AVATAR_FORMATS.values())[:-1]) + " or " + list(AVATAR_FORMATS.values())[-1]
@@ -51,6 +52,9 @@ class ProfileForm(forms.Form):
     remove_avatar = forms.BooleanField(
         required=False, label="Use the picture made from my initials instead"
     )
+
+    def clean_display_name(self) -> str:
+        return display_name_clean(self.cleaned_data["display_name"])
 
     def clean_avatar(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("avatar")

@@ -2,9 +2,11 @@
 
 import hashlib
 import secrets
+import unicodedata
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +27,52 @@ def profile_ensure(*, user: AbstractBaseUser) -> Profile:
     return profile
 
 
+# Display names
+# ------------------------------------------------------------------------------
+
+# Refused in display names: controls (Cc), format characters (Cf) and line or
+# paragraph separators (Zl, Zp). The bidirectional overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069) reverse the text after them, so "@alice" can
+# read as someone else; invisible ones (U+200B, U+2060, U+FEFF, U+00AD) make a
+# copy of a name that looks the same. One exception: the zero-width joiner
+# U+200D between two symbols, which holds an emoji sequence together
+# (U+1F469 U+200D U+1F4BB: a woman technologist).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_ZWJ = "\u200d"
+_EMOJI_LEFT = frozenset({"So", "Sk"})  # a symbol, or a skin-tone modifier before the joiner
+
+
+def _joins_emoji(name: str, index: int) -> bool:
+    before = name[index - 1] if index > 0 else ""
+    after = name[index + 1] if index + 1 < len(name) else ""
+    if before == "\ufe0f":  # emoji presentation selector: look at the symbol before it
+        before = name[index - 2] if index > 1 else ""
+    return bool(
+        before
+        and after
+        and unicodedata.category(before) in _EMOJI_LEFT
+        and unicodedata.category(after) == "So"
+    )
+
+
+def display_name_clean(name: str) -> str:
+    """The display name to store (trimmed); ValidationError if it holds a character
+    that hides or reorders text (see _REFUSED_CATEGORIES)."""
+    name = name.strip()
+    for index, char in enumerate(name):
+        if unicodedata.category(char) not in _REFUSED_CATEGORIES:
+            continue
+        if char == _ZWJ and _joins_emoji(name, index):
+            continue
+        label = unicodedata.name(char, "a control character")
+        raise ValidationError(
+            f"Display names cannot contain invisible or text-direction characters "
+            f"(U+{ord(char):04X} {label}).",
+            code="invisible_character",
+        )
+    return name
+
+
 @transaction.atomic
 def profile_update(
     *,
@@ -35,11 +83,14 @@ def profile_update(
 ) -> Profile:
     """Change how others see the user; an avatar must already be validated (ProfileForm).
 
+    Raises ValidationError for a display name display_name_clean refuses.
+
     The picture is stored re-encoded under a fresh name, so caches never show
     the old one; the replaced file is deleted once the change is committed.
     """
+    display_name = display_name_clean(display_name)
     profile = profile_ensure(user=user)
-    profile.display_name = display_name.strip()
+    profile.display_name = display_name
     replaced = profile.avatar.name if profile.avatar else ""
     if avatar is not None:
         name = f"{user.pk}-{secrets.token_hex(8)}.png"

@@ -128,8 +128,8 @@ export class Members {
         type: "button",
         class: "member-button",
         "data-dm": member.username,
-        title: `Send ${name} a direct message`,
-        "aria-label": `${name}, ${status}. Send a direct message`,
+        title: `Send ${name} (@${member.username}) a direct message`,
+        "aria-label": `${name} (@${member.username}), ${status}. Send a direct message`,
       }, avatar, label);
     const remove = removable && !removal
       ? h("button", {

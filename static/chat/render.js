@@ -245,8 +245,11 @@ export class MessageList {
     const author = displayName(message.author);
     const time = h("time", { datetime: message.created_at, title: fullLabel(date) }, timeLabel(date));
     const avatar = h("img", { class: "avatar", src: message.author?.avatar_url || "", alt: "", width: 36, height: 36, loading: "lazy" });
+    // The @username beside a display name: display names are not unique, usernames are.
+    const username = message.author?.username;
     const meta = h("div", { class: "msg-meta" },
-      h("span", { class: "msg-author" }, author),
+      h("span", { class: "msg-author", title: username ? `@${username}` : null }, author),
+      username && username !== author ? h("span", { class: "msg-username" }, `@${username}`) : null,
       " ",
       time,
       message.edited_at ? h("span", { class: "msg-edited", title: `Edited ${fullLabel(new Date(message.edited_at))}` }, " (edited)") : null,

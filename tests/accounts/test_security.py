@@ -141,3 +141,63 @@ def test_signed_in_users_still_get_generated_avatars_kept_out_of_shared_caches(b
     assert b">A</text>" in response.content
     assert "private" in response["Cache-Control"]
     assert browser.get("/accounts/avatar/nobody-here.svg").status_code == 404
+
+
+# Display names that pretend
+# ------------------------------------------------------------------------------
+
+PROFILE = "/accounts/profile/"
+
+
+@pytest.mark.parametrize(
+    ("name", "code_point"),
+    [
+        ("alice\u202eecila", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("\u2067admin\u2069", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+        ("ali\u200bce", "U+200B ZERO WIDTH SPACE"),
+        ("alice\u200d", "U+200D ZERO WIDTH JOINER"),
+        ("bob\u00adby", "U+00AD SOFT HYPHEN"),
+        ("two\u2028lines", "U+2028 LINE SEPARATOR"),
+        ("bell\u0007", "U+0007 a control character"),
+    ],
+)
+def test_a_display_name_with_a_hiding_or_reordering_character_is_refused(
+    browser, alice, name, code_point
+):
+    response = browser.post(PROFILE, {"display_name": name})
+    assert response.status_code == 400
+    assert (
+        f"Display names cannot contain invisible or text-direction characters ({code_point})."
+        in errors_of(response)
+    )
+    alice.profile.refresh_from_db()
+    assert alice.profile.display_name == ""
+
+
+def test_the_service_refuses_them_too(alice):
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import profile_update
+
+    with pytest.raises(ValidationError, match="U\\+202E"):
+        profile_update(user=alice, display_name="\u202eecila")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Alice Liddell",
+        "Zoë Ångström-Łukasz",
+        "محمد علي",  # right-to-left script, no control characters
+        "李小龍",
+        "Ana 🎉",
+        "👩\u200d💻 dev",  # woman technologist: ZWJ between two symbols
+        "🏳\ufe0f\u200d🌈",  # rainbow flag: ZWJ after the presentation selector
+        "👋🏽\u200d🔥",  # skin-tone modifier before the joiner
+    ],
+)
+def test_ordinary_names_and_emoji_sequences_are_kept(browser, alice, name):
+    response = browser.post(PROFILE, {"display_name": name})
+    assert response.status_code == 302, errors_of(response)
+    alice.profile.refresh_from_db()
+    assert alice.profile.display_name == name

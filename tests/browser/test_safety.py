@@ -93,3 +93,25 @@ def test_names_and_topics_are_text_too(replicas, make_person, open_chat, in_thre
     )
     expect(mallory.page.locator("#app img:not(.avatar)")).to_have_count(0)
     expect(mallory.page.locator("#app script")).to_have_count(0)
+
+
+def test_a_display_name_copied_from_someone_else_shows_who_really_wrote(
+    replicas, make_person, open_chat, in_thread
+):
+    from accounts.models import Profile
+
+    make_person("alice")
+    mallory_user = make_person("mallory")
+    in_thread(lambda: Profile.objects.filter(user=mallory_user).update(display_name="alice"))
+    one, two = replicas
+    mallory = open_chat("mallory", one)
+    alice = open_chat("alice", two)
+    mallory.send("send me your password")
+    alice.send("who is this?")
+
+    forged = alice.expect_message("send me your password", author="alice")
+    expect(forged.locator(".msg-username")).to_have_text("@mallory")
+    expect(forged.locator(".msg-author")).to_have_attribute("title", "@mallory")
+    real = alice.expect_message("who is this?", author="alice")
+    expect(real.locator(".msg-username")).to_have_count(0)  # the name is the username
+    expect(real.locator(".msg-author")).to_have_attribute("title", "@alice")
