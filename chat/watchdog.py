@@ -17,6 +17,16 @@ had missed some messages must not get later ones, or its client's
 again, every socket open meanwhile is closed with 4012 (1012, "service
 restart"); clients reconnect, subscribe afresh and catch up from the last id
 they got before the gap (tests/faults/test_redis_outage.py).
+
+With several Redis servers (REDIS_URL names shards, channels-redis hashes each
+group to one of them) the watchdog probes each server on its own: a group that
+hashes to it, its own ``run_id``. A lost server quarantines and then recycles
+only the sockets that depend on it: those listening to a group that hashes
+there (their rooms, their user group), and on the list-based (core) layer every
+socket of a replica whose inbox (the relay's channel) lives there. The other
+sockets keep receiving (tests/replicas/test_redis_shards.py). Through Sentinel,
+a failover is a new server (``run_id``): the same recycling covers what the
+old master took with it (tests/faults/test_sentinel_failover.py).
 """
 
 import asyncio
@@ -24,16 +34,20 @@ import contextlib
 import logging
 import uuid
 import weakref
+from functools import cache
 
 from channels.layers import get_channel_layer
+from channels_redis.utils import _consistent_hash
 from django.conf import settings
 from prometheus_client import Counter
-from redis import asyncio as aioredis
+
+from chat.groups import room_group, user_group
 
 log = logging.getLogger(__name__)
 
-# One probe a second costs a publish and a tiny INFO per replica, and bounds
-# how long a socket stays deaf after Redis comes back to about two seconds.
+# One probe a second costs a publish and a tiny INFO per replica and Redis
+# server, and bounds how long a socket stays deaf after Redis comes back to
+# about two seconds.
 PROBE_INTERVAL_SECS = 1.0
 # A probe that takes longer than this counts as lost. Generous on purpose: an
 # event loop busy for a moment must not make every client reconnect.
@@ -44,7 +58,8 @@ CLOSE_LAYER_LOST = 4012
 
 LAYER_RECOVERIES = Counter(
     "chat_channel_layer_recoveries",
-    "Times this replica's channel layer lost messages and came back (sockets were recycled).",
+    "Times a Redis server of this replica's channel layer lost messages and came back "
+    "(sockets depending on it were recycled).",
 )
 SOCKETS_RECYCLED = Counter(
     "chat_sockets_recycled",
@@ -54,34 +69,110 @@ SOCKETS_RECYCLED = Counter(
 # The live consumers of this process (weak: a consumer that crashed is not kept).
 _sockets: weakref.WeakSet = weakref.WeakSet()
 _task: asyncio.Task | None = None
-# True from the first sign that the layer lost messages until the sockets are recycled.
-quarantined = False
+# Indexes (into REDIS_URL's servers) of the shards that lost messages, from the
+# first sign until the sockets depending on them are recycled.
+lost: set[int] = set()
+
+
+# Which shard a group, a channel, a socket depends on
+# ------------------------------------------------------------------------------
+
+
+def shard_count() -> int:
+    return max(len(settings.REDIS_SERVERS), 1)
+
+
+def _pubsub() -> bool:
+    return settings.CHANNEL_LAYER == "pubsub"
+
+
+def _layer_prefix() -> str:
+    return settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
+
+
+def group_shard(group: str) -> int:
+    """The server channels-redis keeps ``group`` on (the same hash it uses itself).
+
+    The pub/sub layer hashes the group's pub/sub channel name, the list-based
+    layer the group name (channels_redis/pubsub.py ``_get_shard``, core.py
+    ``consistent_hash``; tests/unit/test_watchdog_shards.py holds them to it).
+    """
+    if _pubsub():
+        return _consistent_hash(f"{_layer_prefix()}__group__{group}", shard_count())
+    return _consistent_hash(group, shard_count())
+
+
+def channel_shard(channel: str) -> int:
+    """The server a channel's messages go through (pub/sub: its subscription)."""
+    if _pubsub():
+        return _consistent_hash(channel, shard_count())
+    return _consistent_hash(channel[: channel.find("!") + 1] or channel, shard_count())
+
+
+@cache
+def _inbox_shard() -> int:
+    """List-based layer: the server every process-specific channel of this process is on."""
+    return _consistent_hash(f"specific.{get_channel_layer().client_prefix}!", shard_count())
+
+
+def socket_shards(consumer) -> set[int]:
+    """The servers a socket misses messages with when they fail."""
+    user = getattr(consumer, "user", None)
+    groups = [room_group(room_id) for room_id in getattr(consumer, "room_ids", ())]
+    if user is not None:
+        groups.append(user_group(user.pk))
+    shards = {group_shard(group) for group in groups}
+    if not _pubsub() and shard_count() > 1:
+        shards.add(_inbox_shard())
+    return shards
 
 
 def holding(consumer) -> bool:
     """Whether room frames for this socket are held back (see the module docstring)."""
-    return quarantined or getattr(consumer, "layer_stale", False)
+    if getattr(consumer, "layer_stale", False):
+        return True
+    if not lost:
+        return False
+    return shard_count() == 1 or bool(lost & socket_shards(consumer))
 
 
-def mark_lost(reason: str) -> None:
-    """Stop delivering room frames here until the watchdog has recycled every socket."""
-    global quarantined
-    if not quarantined:
-        log.warning("channel layer lost (%s); holding room frames until it is back", reason)
-    quarantined = True
+def mark_lost(reason: str, shard: int | None = None) -> None:
+    """Stop delivering room frames that depend on ``shard`` (None: every server) until the
+    watchdog has recycled the sockets depending on it."""
+    shards = set(range(shard_count())) if shard is None else {shard}
+    if not shards <= lost:
+        log.warning(
+            "channel layer lost (%s) on Redis %s; holding room frames until it is back",
+            reason,
+            ", ".join(_describe(index) for index in sorted(shards - lost)),
+        )
+    lost.update(shards)
+
+
+def _describe(index: int) -> str:
+    servers = settings.REDIS_SERVERS
+    return servers[index].describe() if index < len(servers) else str(index)
 
 
 class _PubSubFailureFilter(logging.Filter):
     """channels_redis reports a broken pub/sub connection only in a log line; act on it.
 
     Its receiver reconnects (and resubscribes) a second later, while other
-    replicas may already publish again: the quarantine must start now.
+    replicas may already publish again: the quarantine must start now, for the
+    shard whose connection broke (the logging frame's ``self``).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg == "Unexpected exception in receive task":
-            mark_lost("pub/sub connection broken")
+            mark_lost("pub/sub connection broken", _failed_shard(record))
         return True
+
+
+def _failed_shard(record: logging.LogRecord) -> int | None:
+    with contextlib.suppress(Exception):
+        connection = record.exc_info[2].tb_frame.f_locals["self"]
+        return connection.channel_layer._shards.index(connection)
+    return None
 
 
 logging.getLogger("channels_redis.pubsub").addFilter(_PubSubFailureFilter())
@@ -105,42 +196,60 @@ def ensure_running() -> None:
         _task = loop.create_task(Watchdog().run())
 
 
-class Watchdog:
-    def __init__(self) -> None:
-        self.layer = get_channel_layer()
-        self.redis = aioredis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=PROBE_TIMEOUT_SECS,
-            socket_connect_timeout=PROBE_TIMEOUT_SECS,
+def _name_on(shard: int, make, where) -> str:
+    """A fresh random name that channels-redis puts on ``shard``."""
+    while True:
+        name = make(uuid.uuid4().hex)
+        if where(name) == shard:
+            return name
+
+
+class ShardProbe:
+    """The probe of one Redis server: a group (and, pub/sub, a channel) hashed to it."""
+
+    def __init__(self, layer, index: int) -> None:
+        self.layer = layer
+        self.index = index
+        self.server = settings.REDIS_SERVERS[index]
+        self.redis = self.server.async_client(
+            socket_timeout=PROBE_TIMEOUT_SECS, socket_connect_timeout=PROBE_TIMEOUT_SECS
         )
         self.channel: str | None = None
-        self.group = f"watchdog.{uuid.uuid4().hex}"
+        self.group = self._new_group()
         self.seq = 0
         self.run_id: str | None = None
 
-    async def run(self) -> None:
-        while True:
-            try:
-                healthy = await asyncio.wait_for(self.probe(), PROBE_TIMEOUT_SECS * 2)
-            except Exception:
-                healthy = False
-            if not healthy:
-                await self.forget_probe()
-                mark_lost("probe failed")
-            elif quarantined:
-                await self.recycle_sockets()
-            await asyncio.sleep(PROBE_INTERVAL_SECS)
+    def _new_group(self) -> str:
+        return _name_on(self.index, lambda tag: f"watchdog.{tag}", group_shard)
+
+    async def _new_channel(self) -> str:
+        if not _pubsub() or shard_count() == 1:
+            return await self.layer.new_channel()
+        # A pub/sub channel is subscribed on the server its name hashes to: on
+        # this one, so that another server's outage cannot fail this probe.
+        loop_layer = self.layer._get_layer()
+        name = _name_on(self.index, lambda tag: f"{loop_layer.prefix}specific.{tag}", channel_shard)
+        try:
+            await loop_layer._subscribe_to_channel(name)
+        except BaseException:
+            loop_layer.channels.pop(name, None)
+            raise
+        return name
 
     async def probe(self) -> bool:
-        """True if Redis is the same server as before and a message went round."""
+        """True if the server is the same as before and a message went round."""
         run_id = (await self.redis.info("server"))["run_id"]
         if self.run_id is not None and run_id != self.run_id:
-            log.warning("Redis restarted (run_id changed); its groups and subscriptions are gone")
+            log.warning(
+                "Redis %s restarted or failed over (run_id changed); "
+                "its groups and subscriptions are gone",
+                self.server.describe(),
+            )
             self.run_id = run_id
             return False
         self.run_id = run_id
         if self.channel is None:
-            self.channel = await self.layer.new_channel()
+            self.channel = await self._new_channel()
             await self.layer.group_add(self.group, self.channel)
         self.seq += 1
         await asyncio.wait_for(
@@ -152,7 +261,13 @@ class Watchdog:
             if message.get("seq") == self.seq:
                 return True  # an answer to an earlier, timed-out probe is skipped
 
-    async def forget_probe(self) -> None:
+    async def check(self) -> bool:
+        try:
+            return await asyncio.wait_for(self.probe(), PROBE_TIMEOUT_SECS * 2)
+        except Exception:
+            return False
+
+    async def forget(self) -> None:
         """Start the next probe on a fresh channel and group (the old ones may be gone)."""
         if self.channel is not None:
             with contextlib.suppress(Exception):
@@ -160,18 +275,45 @@ class Watchdog:
                     self.layer.group_discard(self.group, self.channel), PROBE_TIMEOUT_SECS
                 )
         self.channel = None
-        self.group = f"watchdog.{uuid.uuid4().hex}"
+        self.group = self._new_group()
 
-    async def recycle_sockets(self) -> None:
-        """Close every socket open during the outage: its client reconnects and catches up."""
-        global quarantined
-        consumers = list(_sockets)
+
+class Watchdog:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.probes = [ShardProbe(self.layer, index) for index in range(shard_count())]
+
+    async def run(self) -> None:
+        while True:
+            results = await asyncio.gather(*(probe.check() for probe in self.probes))
+            back = []
+            for probe, healthy in zip(self.probes, results, strict=True):
+                if not healthy:
+                    await probe.forget()
+                    mark_lost("probe failed", probe.index)
+                elif probe.index in lost:
+                    back.append(probe.index)
+            if back:
+                await self.recycle_sockets(set(back))
+            await asyncio.sleep(PROBE_INTERVAL_SECS)
+
+    async def recycle_sockets(self, shards: set[int]) -> None:
+        """Close every socket that depends on ``shards``: its client reconnects and catches up."""
+        consumers = [
+            consumer
+            for consumer in list(_sockets)
+            if shard_count() == 1 or socket_shards(consumer) & shards
+        ]
         for consumer in consumers:
             consumer.layer_stale = True  # held until closed, even once the layer is back
-        quarantined = False  # sockets opened from now on subscribe to a working layer
+        lost.difference_update(shards)  # sockets opened from now on use a working layer
         LAYER_RECOVERIES.inc()
         SOCKETS_RECYCLED.inc(len(consumers))
-        log.warning("channel layer back; closing %d sockets so they catch up", len(consumers))
+        log.warning(
+            "channel layer back on Redis %s; closing %d sockets so they catch up",
+            ", ".join(_describe(index) for index in sorted(shards)),
+            len(consumers),
+        )
         for consumer in consumers:
             with contextlib.suppress(Exception):
                 await consumer.close(code=CLOSE_LAYER_LOST)
