@@ -23,9 +23,9 @@ run: install
 
 # Browser and load-balancer tests need Debian's Chromium and nginx.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1; then \
-		echo "==> installing chromium and nginx from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/bin/redis-sentinel ]; then \
+		echo "==> installing chromium, nginx and redis-sentinel from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx redis-sentinel >/dev/null; \
 	fi
 
 test: install system-deps
