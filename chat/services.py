@@ -97,9 +97,11 @@ def room_leave(*, user: AbstractBaseUser, room: Room) -> None:
 
 
 def _spend_token(user: AbstractBaseUser, bucket: ratelimit.Bucket, detail: str) -> None:
-    """Take a token of the user's bucket, shared by every replica, or refuse (429)."""
+    """Take a token of the user's bucket, shared by every replica, or refuse (429).
+
+    (chat_rate_limited counts refused posts only, as documented.)
+    """
     if not ratelimit.take_token(user.pk, bucket):
-        metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", detail)
 
 
