@@ -21,7 +21,7 @@ run: install
 	@echo "==> serving on http://127.0.0.1:8000 (Ctrl+C to stop)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-# Browser and load-balancer tests need Debian's Chromium and nginx.
+# Browser, load-balancer and Sentinel tests need Debian's Chromium, nginx and redis-sentinel.
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/bin/redis-sentinel ]; then \
 		echo "==> installing chromium, nginx and redis-sentinel from Debian's packages"; \

@@ -9,6 +9,15 @@ collects static files, starts the replicas (``python -m project.serve``, which
 drains gracefully on SIGTERM), the background worker and nginx with the
 config rendered from deploy/nginx/chat.conf.template, then prints the URL.
 
+REDIS_URL may name several servers (the channel layer shards over them) or a
+Sentinel-managed master, in the forms of project/redis_config.py:
+
+    REDIS_URL=redis://127.0.0.1:6380/0,redis://127.0.0.1:6381/0 make cluster
+    REDIS_URL=redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster/0 make cluster
+
+PRESENCE_REDIS_URL and CACHE_REDIS_URL place presence and the cache elsewhere;
+every server (or, for Sentinel, one of its Sentinels) must answer before start.
+
 It supervises what it started: a replica that exits is started again on its
 port (so `kill -TERM <replica pid>` restarts one replica), SIGHUP restarts
 them one after another (a rolling restart, for new code), and Ctrl+C or
@@ -123,13 +132,53 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _tcp_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def redis_problems(env: dict[str, str]) -> list[str]:
+    """What is wrong with REDIS_URL (and PRESENCE_/CACHE_REDIS_URL), checked from here.
+
+    Every form the replicas read (project/redis_config.py): each server of a
+    sharded list must answer, and for a Sentinel-managed one at least one of
+    its Sentinels (the replicas then ask it for the master).
+    """
+    sys.path.insert(0, str(ROOT))
+    from django.core.exceptions import ImproperlyConfigured
+
+    from project.redis_config import parse_redis_urls
+
+    problems = []
+    for variable in ("REDIS_URL", "PRESENCE_REDIS_URL", "CACHE_REDIS_URL"):
+        try:
+            servers = parse_redis_urls(env.get(variable, ""), variable)
+        except ImproperlyConfigured as error:
+            problems.append(str(error))
+            continue
+        for server in servers:
+            if server.is_sentinel:
+                if not any(_tcp_reachable(host, port) for host, port in server.sentinels):
+                    problems.append(f"{variable}: no Sentinel is reachable for {server.describe()}")
+            elif server.url.startswith("unix://"):
+                if not Path(urlparse(server.url).path).exists():
+                    problems.append(f"{variable}: no socket at {server.describe()}")
+            elif not _reachable(server.url, 6379):
+                problems.append(f"{variable}: Redis is not reachable at {server.describe()}")
+    return problems
+
+
 def check_services(env: dict[str, str]) -> None:
-    for name, url, port in (
-        ("PostgreSQL", env["DATABASE_URL"], 5432),
-        ("Redis", env["REDIS_URL"], 6379),
-    ):
-        if not _reachable(url, port):
-            sys.exit(f"{name} is not reachable at {url}. Start it with:\n  {START_HINTS[name]}")
+    url = env["DATABASE_URL"]
+    if not _reachable(url, 5432):
+        hint = START_HINTS["PostgreSQL"]
+        sys.exit(f"PostgreSQL is not reachable at {url}. Start it with:\n  {hint}")
+    problems = redis_problems(env)
+    if problems:
+        sys.exit("\n".join(problems) + f"\nStart a local Redis with:\n  {START_HINTS['Redis']}")
 
 
 def ensure_database(url: str) -> None:

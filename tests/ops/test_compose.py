@@ -64,7 +64,7 @@ def test_web_runs_production_settings_with_a_required_secret(services):
     assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
     assert env["DATABASE_URL"].startswith("postgres://")
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+    assert env["REDIS_URL"].startswith("${REDIS_URL:-redis://redis:6379/")
     assert "*" not in env["DJANGO_ALLOWED_HOSTS"]
 
 
@@ -122,3 +122,47 @@ def test_the_image_is_small_non_root_and_ships_hashed_static_files():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for path in (".git", ".venv", "db.sqlite3", "media", ".cluster"):
         assert path in ignored, path
+
+
+# The optional Sentinel profile
+# ------------------------------------------------------------------------------
+
+
+def test_a_plain_up_starts_no_sentinel_and_needs_none(services):
+    optional = {name for name, service in services.items() if service.get("profiles")}
+    assert optional == {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
+    for name, service in services.items():
+        if name not in optional:
+            depends = service.get("depends_on", {})
+            assert not optional & set(depends), f"{name} must start without the profile"
+
+
+def test_the_sentinel_profile_watches_redis_with_a_replica_and_a_quorum_of_three(services):
+    replica = services["redis-replica"]
+    assert replica["profiles"] == ["sentinel"]
+    command = replica["command"]
+    assert command[command.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    assert replica["volumes"][0].split(":")[0] == "redis-replica"
+    sentinels = [services[f"sentinel-{n}"] for n in (1, 2, 3)]
+    for sentinel in sentinels:
+        assert sentinel["profiles"] == ["sentinel"]
+        script = sentinel["command"][-1]
+        assert "sentinel monitor chat redis 6379 2" in script, "quorum 2 of 3"
+        assert "sentinel resolve-hostnames yes" in script
+        assert "exec redis-sentinel /tmp/sentinel.conf" in script
+        assert sentinel["healthcheck"]["test"][-2:] == ["get-master-addr-by-name", "chat"]
+        assert sentinel["restart"] == "unless-stopped"
+
+
+def test_the_documented_sentinel_url_names_the_profiles_sentinels_and_master(services):
+    from project.redis_config import parse_redis_urls
+
+    header = (ROOT / "docker-compose.yml").read_text()
+    (url,) = re.findall(r"REDIS_URL=(redis\+sentinel://\S+)", header)
+    (server,) = parse_redis_urls(url)
+    assert server.master_name == "chat"
+    assert set(server.sentinels) == {(f"sentinel-{n}", 26379) for n in (1, 2, 3)}
+    env = services["web"]["environment"]
+    assert env["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}", "an operator can point it"
+    for variable in ("PRESENCE_REDIS_URL", "CACHE_REDIS_URL"):
+        assert env[variable] == f"${{{variable}:-}}"

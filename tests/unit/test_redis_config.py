@@ -192,3 +192,23 @@ def test_an_unreachable_sentinel_stops_the_start_up_naming_the_variable(settings
         check_redis_at_startup(wait_secs=0)
     assert str(refused.value).startswith("REDIS_URL: no Sentinel answers")
     assert f"127.0.0.1:{closed}" in str(refused.value)
+
+
+def test_make_cluster_checks_every_server_and_sentinel_before_starting():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cluster", ROOT / "deploy" / "cluster.py")
+    cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cluster)
+    up, closed = os.environ["REDIS_URL"], free_port()
+    assert cluster.redis_problems({"REDIS_URL": f"{up},{up[:-2]}/14"}) == []
+    problems = cluster.redis_problems(
+        {
+            "REDIS_URL": f"{up},redis://127.0.0.1:{closed}/0",
+            "PRESENCE_REDIS_URL": f"redis+sentinel://127.0.0.1:{closed}/chat",
+            "CACHE_REDIS_URL": "redis:/nowhere",
+        }
+    )
+    assert problems[0] == f"REDIS_URL: Redis is not reachable at redis://127.0.0.1:{closed}/0"
+    assert problems[1].startswith("PRESENCE_REDIS_URL: no Sentinel is reachable")
+    assert problems[2].startswith("CACHE_REDIS_URL is malformed")
