@@ -14,6 +14,7 @@ import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
 import { removeMember } from "./moderation.js";
 import { MessageList } from "./render.js";
+import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
 import { Sidebar, roomHref } from "./sidebar.js";
 import { Connection } from "./socket.js";
@@ -62,7 +63,10 @@ function flush() {
   flushQueued = false;
   const room = store.current;
   if (dirty.sidebar) sidebar.render(store);
-  if (dirty.sidebar || dirty.members) roomSettings.render(room);
+  if (dirty.sidebar || dirty.members) {
+    roomSettings.render(room);
+    roomMenu.update();
+  }
   if (dirty.list && room) {
     list.render(room, { follow: followNext });
     followNext = false;
@@ -414,6 +418,7 @@ function updateJump() {
 // ### Views ###
 
 const sidebar = new Sidebar();
+const roomMenu = new RoomMenu();
 
 const members = new Members(store, {
   direct: (username) => startDirect(username).catch((error) => {
