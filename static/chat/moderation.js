@@ -21,6 +21,14 @@ export function canModerate(store, room) {
   return Boolean(store.me.is_staff) || MODERATING.has(myRole(store, room));
 }
 
+/**
+ * Adding people: the owner, moderators and staff, in any room that is not
+ * direct (public ones too) and not archived (an archived room takes nobody new).
+ */
+export function canInvite(store, room) {
+  return canModerate(store, room) && !room.archived;
+}
+
 /** Never oneself or the owner; a moderator only by the owner or staff. */
 export function canRemove(store, room, member) {
   if (!canModerate(store, room) || store.isMe(member) || member.role === "owner") return false;

@@ -3,7 +3,7 @@
 
 import { byId, h, reconcile, setText } from "./dom.js";
 import { icon } from "./icons.js";
-import { canModerate } from "./moderation.js";
+import { canInvite } from "./moderation.js";
 
 const ICONS = { public: "hash", private: "lock", direct: "at" };
 
@@ -75,8 +75,8 @@ export class Sidebar {
         this.title.replaceChildren(icon(iconName, 18), h("span", { class: "room-title-text" }, room.name));
       }
       setText(this.topic, room.topic + (room.archived ? " (archived: read only)" : ""));
-      // Only the owner, moderators and staff add people (docs/social.md).
-      this.invite.hidden = !canModerate(store, room);
+      // Only the owner, moderators and staff add people, never to an archived room (docs/social.md).
+      this.invite.hidden = !canInvite(store, room);
       this.leave.hidden = room.kind === "direct";
     }
     const hidden = document.visibilityState !== "visible";
