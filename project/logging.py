@@ -7,7 +7,8 @@ follows on its own lines, for reading). ``RequestContextMiddleware`` wraps the A
 it gives every HTTP request a ``request_id`` and every WebSocket a
 ``socket_id`` (the ``X-Request-ID`` the load balancer set, else a new one),
 which every log line written while serving it carries, and logs one access
-line per HTTP request.
+line per HTTP request. ``RedactCredentials`` takes credentials out of every
+record before it is written.
 """
 
 import json
@@ -15,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -53,13 +55,126 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
-        traceback = self.formatException(record.exc_info) if record.exc_info else ""
+        traceback = redact(self.formatException(record.exc_info)) if record.exc_info else ""
         if self.json:
             if traceback:
                 fields["exc"] = traceback
             return json.dumps(fields, default=str, ensure_ascii=False)
         line = " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
         return f"{line}\n{traceback}" if traceback else line
+
+
+# Credentials never reach a log line
+# ------------------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+# Names whose values are credentials: request headers, their META keys, cookies
+# and form fields, compared in lower case with "_" read as "-".
+CREDENTIAL_NAMES = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-csrftoken",
+        "http-authorization",
+        "http-proxy-authorization",
+        "http-cookie",
+        "http-x-csrftoken",
+        "sessionid",
+        "csrftoken",
+        "csrfmiddlewaretoken",
+        "password",
+        "token",
+    }
+)
+_TEXT_PATTERNS = [
+    # django-ninja's HttpBearer logs the whole Authorization header of any other
+    # scheme ("Unexpected auth - 'Basic ...'") when DEBUG is on.
+    (re.compile(r"(Unexpected auth - ')[^']*"), rf"\1{REDACTED}"),
+    # A header written out: "Authorization: ...", "'cookie': '...'", "HTTP_COOKIE=...".
+    (
+        re.compile(
+            r"(?i)\b((?:http[-_])?(?:proxy[-_])?(?:authorization|cookie|x[-_]csrftoken)"
+            r"['\"]?\s*[:=]\s*['\"]?)[^'\"\n]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b(basic|bearer|digest)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    # This product's API tokens (accounts.services.TOKEN_PREFIX), wherever they appear.
+    (re.compile(r"\bchat_[A-Za-z0-9_-]{8,}"), f"chat_{REDACTED}"),
+    (re.compile(r"(?i)\b(sessionid|csrftoken|messages)=[^;\s'\"]+"), rf"\1={REDACTED}"),
+]
+# The session key is the cookie's value: SQL debug lines about sessions lose their literals.
+_SESSION_SQL = "django_session"
+_SQL_LITERAL = re.compile(r"'[^']*'")
+
+
+def _is_credential_name(name: object) -> bool:
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    return isinstance(name, str) and name.lower().replace("_", "-") in CREDENTIAL_NAMES
+
+
+def redact(value: object) -> object:
+    """The value with every credential in it replaced by REDACTED.
+
+    Text goes through the patterns; mappings (headers, META, cookies) and ASGI
+    header lists lose the values of credential names, at any depth.
+    """
+    if isinstance(value, str):
+        for pattern, replacement in _TEXT_PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, bytes):
+        return redact(value.decode("latin-1")).encode("latin-1")
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if _is_credential_name(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        items = [
+            (item[0], REDACTED)
+            if isinstance(item, tuple) and len(item) == 2 and _is_credential_name(item[0])
+            else redact(item)
+            for item in value
+        ]
+        return type(value)(items) if isinstance(value, tuple) else items
+    return value
+
+
+class RedactCredentials(logging.Filter):
+    """Take credentials (Authorization, Cookie, X-CSRFToken, API tokens, session
+    keys) out of a record, in place, so no handler can write them.
+
+    settings.LOGGING puts it on the console handler, for every record, and on
+    the loggers that write credentials themselves ("django": django-ninja;
+    "django.db.backends": session keys in SQL), so the record is clean before
+    any handler sees it, a test's or a third party's too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = redact(record.args)
+        try:
+            message = redact(record.getMessage())
+        except (TypeError, ValueError):  # arguments that do not fit: the handler reports it
+            return True
+        if record.name.startswith("django.db.backends") and _SESSION_SQL in message:
+            message = _SQL_LITERAL.sub(f"'{REDACTED}'", message)
+            record.__dict__.update(sql=REDACTED, params=REDACTED)
+        record.msg, record.args = message, None
+        for name, value in list(vars(record).items()):
+            if name in _STANDARD_ATTRS or name.startswith("_"):
+                continue
+            record.__dict__[name] = REDACTED if _is_credential_name(name) else redact(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(_plain.formatException(record.exc_info))
+        return True
+
+
+_plain = logging.Formatter()
 
 
 def _logfmt(value: object) -> str:

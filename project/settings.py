@@ -357,7 +357,22 @@ LOGGING = {
             "style_name": env.str("LOG_FORMAT", "text" if DEBUG else "json"),
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    # No credential is ever written (project.logging.RedactCredentials): every
+    # line goes through the filter, and the loggers that write credentials
+    # themselves are cleaned at the source. Configuring "django" also drops
+    # Django's default handlers, which printed its records a second time.
+    "filters": {"redact_credentials": {"()": "project.logging.RedactCredentials"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "line",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "django": {"filters": ["redact_credentials"]},
+        "django.db.backends": {"filters": ["redact_credentials"]},
+    },
 }
