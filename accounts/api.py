@@ -33,11 +33,12 @@ class BearerAuth(HttpBearer):
     """A personal API token; a wrong or revoked one is a 401, never a fallback."""
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser:
-        user = services.token_authenticate(token.strip())
-        if user is None:
+        found = services.token_find(token.strip())
+        if found is None:
             raise AuthenticationError(message="Invalid or revoked API token.")
         request.token_authenticated = True
-        return user
+        request.api_token_id = found.pk  # a long poll ends when this token is revoked
+        return found.user
 
 
 class SessionAuth(APIKeyCookie):

@@ -5,10 +5,13 @@ import secrets
 import unicodedata
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.avatars import avatar_normalise
@@ -115,19 +118,54 @@ def user_deactivate(*, user: AbstractBaseUser) -> None:
 
 
 def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
-    """Create a token; the raw value is returned once and never stored."""
+    """Create a token; the raw value is returned once and never stored.
+
+    The user is emailed about it (once it is committed): a token acts as them, so
+    one they did not create means someone else is signed in as them.
+    """
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=raw[:12], digest=_digest(raw))
+    transaction.on_commit(partial(_token_created_email, user=user, token=token), robust=True)
     return token, raw
 
 
+def _token_created_email(*, user: AbstractBaseUser, token: ApiToken) -> None:
+    if not user.email:
+        return
+    profile_url = settings.CHAT_SITE_URL.rstrip("/") + reverse("account_profile")
+    send_mail(
+        subject="A new API token was created for your chat account",
+        message=(
+            f"Hello {user.get_username()},\n\n"
+            f'an API token named "{token.name}" ({token.prefix}…) was just created for '
+            "your account. It can read and post as you, from scripts and bots.\n\n"
+            "If this was not you, revoke it on your profile page and change your "
+            f"password (which revokes every token):\n{profile_url}\n"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
 def token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
+    """Delete one of the user's tokens; True if it existed.
+
+    Requests with it are refused from now on, and every socket opened with it
+    closes (4001) on every replica: accounts.signals closes them for any deletion
+    of a token (this, the admin, tokens_revoke_all).
+    """
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
 
 
-def token_authenticate(raw: str) -> AbstractBaseUser | None:
-    """The active user a raw token belongs to, or None."""
+def tokens_revoke_all(*, user: AbstractBaseUser) -> int:
+    """Delete every token of the user (a new password: a thief may have minted them)."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted
+
+
+def token_find(raw: str) -> ApiToken | None:
+    """The token (with its active user) a raw value belongs to, or None."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     token = (
@@ -140,4 +178,10 @@ def token_authenticate(raw: str) -> AbstractBaseUser | None:
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def token_authenticate(raw: str) -> AbstractBaseUser | None:
+    """The active user a raw token belongs to, or None."""
+    token = token_find(raw)
+    return None if token is None else token.user

@@ -1,4 +1,5 @@
-"""Live sockets follow the account: logout, deactivation and a new password close them.
+"""Live sockets follow the account: logout, deactivation, a new password and a
+revoked API token close them.
 
 Deactivating through ``accounts.services.user_deactivate`` (the admin does)
 closes the sockets itself; these receivers catch what happens elsewhere: a
@@ -11,9 +12,11 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from accounts import services
+from accounts.models import ApiToken
 from chat import events
 
 
@@ -57,12 +60,23 @@ def note_new_password(sender, instance, raw: bool, update_fields, **kwargs) -> N
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.close_on_new_password")
 def close_sockets_on_new_password(sender, instance, **kwargs) -> None:
-    """Every socket of the user closes; sessions the new password ended cannot reconnect.
+    """Every socket of the user closes and every API token is revoked.
 
     A socket keeps the user it authenticated at its handshake, so a stolen session
-    would stay connected otherwise. The session that changed the password (kept
-    by update_session_auth_hash) and API tokens reconnect at once.
+    would stay connected otherwise; and whoever knew the old password could have
+    minted tokens with it. The session that changed the password (kept by
+    update_session_auth_hash) reconnects at once; scripts need a new token.
     """
     if getattr(instance, "_chat_new_password", False):
         instance._chat_new_password = False
+        services.tokens_revoke_all(user=instance)
         transaction.on_commit(partial(events.sessions_close, instance.pk))
+
+
+@receiver(post_delete, sender=ApiToken, dispatch_uid="accounts.close_on_token_revoked")
+def close_sockets_on_token_revoked(sender, instance, **kwargs) -> None:
+    """However a token is deleted (revoked by its user, in the admin, with its user),
+    the sockets opened with it close on every replica once that is committed."""
+    transaction.on_commit(
+        partial(events.sessions_close, instance.user_id, token_id=instance.pk), robust=True
+    )

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Path, Query, Router, Schema, Status
+from ninja.errors import AuthenticationError
 from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
 from accounts.api import UserOut, errors
@@ -366,7 +367,7 @@ def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> St
 
 @router.get(
     "/rooms/{slug}/poll",
-    response={200: PollOut, **errors(404)},
+    response={200: PollOut, **errors(404, 429)},
     tags=["messages"],
     summary="Long poll",
 )
@@ -375,11 +376,24 @@ async def message_poll(request: HttpRequest, slug: RoomSlug, query: Query[PollQu
     from any replica, as soon as they are posted, or none when `timeout` passes.
 
     Poll again with the returned `cursor`: no message is ever skipped or repeated.
-    Only new messages are delivered here; edits and deletions are not.
+    Only new messages are delivered here; edits and deletions are not. A member
+    removed from the room while the poll waits gets a 404 at once; a poll whose
+    session or token ends meanwhile gets a 401. At most
+    `CHAT_MAX_LONG_POLLS_PER_USER` polls of one user wait at once (429 beyond).
     """
-    page = await longpoll.poll(
-        user=request.auth, slug=slug, after=query.after, timeout=query.timeout
-    )
+    token_id = getattr(request, "api_token_id", None)
+    session = getattr(request, "session", None) if token_id is None else None
+    try:
+        page = await longpoll.poll(
+            user=request.auth,
+            slug=slug,
+            after=query.after,
+            timeout=query.timeout,
+            session_key=getattr(session, "session_key", None) or "",
+            token_id=token_id,
+        )
+    except longpoll.PollEnded:
+        raise AuthenticationError(message="The session or token ended.") from None
     return page.as_payload()
 
 

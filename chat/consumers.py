@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -23,6 +24,13 @@ from chat.relay import relay
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
 TYPING_TRACKED_MAX = 64
+# What a room slug looks like (chat.models): anything else is no room, and is
+# refused before the socket stores anything about it.
+SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
+# Relay events held while a command runs. A command waits on PostgreSQL for
+# milliseconds; a socket whose commands hold back more than this is closed
+# (CLOSE_TRY_AGAIN) and catches up, rather than queueing a busy room's events.
+BACKLOG_MAX = 1000
 REF_MAX_LENGTH = 100
 # A server-side fault (Redis, PostgreSQL) ended the socket: reconnect with backoff.
 # 4000 + 1013 ("try again later"): daphne only lets applications send 1000 or 3000-4999.
@@ -61,6 +69,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # No channel per socket: this process' relay receives each room and user event
     # once and hands it to relay_event of its local sockets (chat/relay.py).
     channel_layer_alias = None
+    # Set once the backlog overflowed: every later event is dropped until the close.
+    overflowed = False
 
     # WebSocket handlers
     # --------------------------------------------------------------------------
@@ -77,9 +87,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = user
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None) or ""
+        self.token_id = self.scope.get("token_id")  # a bearer socket closes with its token
+        # Per-socket state, each bounded:
+        # room_ids: rooms the user belongs to (subscribed only once a join succeeded,
+        # dropped on leave/removal): at most the user's memberships.
         self.room_ids: set[int] = set()
+        # sent_up_to: keys are always in room_ids (popped on unsubscribe).
         self.sent_up_to: dict[int, int] = {}
-        self.acked: dict[int, None] = {}  # a dict: 64 bytes empty, a set 216
+        # acked: at most ACKED_MAX ids (cleared when full). A dict: 64 bytes empty, a set 216.
+        self.acked: dict[int, None] = {}
+        # last_typing: valid slugs of rooms the user could type in, at most
+        # TYPING_TRACKED_MAX of them (the oldest is dropped when full).
         self.last_typing: dict[str, float] = {}
         await self.accept()
         watchdog.register(self)
@@ -109,7 +127,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.conn_id = f"socket.{uuid.uuid4().hex}"
         self.busy = 0
         # Built when first needed: most sockets are idle, and each costs memory per socket.
+        # backlog: at most BACKLOG_MAX events (shared with the other local sockets);
+        # one more closes the socket.
         self.backlog: deque[dict] | None = None
+        # event_tasks: user events (room added/removed, close) being handled, each
+        # one subscribe or close long; they arrive at a person's pace.
         self.event_tasks: set[asyncio.Task] | None = None
         try:
             await super().__call__(scope, receive, send)
@@ -179,9 +201,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def relay_event(self, event: dict) -> None:
         """Called by chat.relay with each event of the socket's groups."""
+        if self.overflowed:
+            return
         if self.busy:
             if self.backlog is None:
                 self.backlog = deque()
+            elif len(self.backlog) >= BACKLOG_MAX:
+                await self._overflow()
+                return
             self.backlog.append(event)
         elif event["type"] == "chat.frame":
             await self.chat_frame(event)  # forwards a ready frame: never waits
@@ -193,6 +220,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 self.event_tasks = set()
             self.event_tasks.add(task)
             task.add_done_callback(self.event_tasks.discard)
+
+    async def _overflow(self) -> None:
+        """Too many events held: drop them all and close; the client reconnects and catches up.
+
+        Delivering some and not others would leave a gap its client never learns of.
+        """
+        self.overflowed = True
+        self.backlog.clear()
+        log.warning("socket backlog full; closing it so the client catches up")
+        await self.close_after_fault()
 
     async def _serially(self, work: Awaitable[None]) -> None:
         """Run ``work`` with relay events held, then handle what arrived meanwhile."""
@@ -207,7 +244,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _drain(self) -> None:
         self.busy += 1  # what arrives while a held event is handled waits its turn
         try:
-            while self.backlog:
+            while self.backlog and not self.overflowed:
                 await self._handle(self.backlog.popleft())
             self.backlog = None
         finally:
@@ -301,8 +338,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # in the page or live, never in neither (tests/faults/test_history_race.py).
     async def cmd_join(self, frame: dict, ref: str | None) -> None:
         room = await self._visible_room(frame.get("room"))
+        subscribed = room.pk in self.room_ids
         await self._subscribe(room.pk)
-        await self._reply_joined(room.pk, await self._open_room(room), ref)
+        try:
+            payload = await self._open_room(room)
+        except Exception:
+            if not subscribed:  # not a member after all: room_ids holds memberships only
+                await self._unsubscribe(room.pk)
+            raise
+        await self._reply_joined(room.pk, payload, ref)
 
     async def cmd_dm(self, frame: dict, ref: str | None) -> None:
         room = await self._direct_room(frame.get("username"))
@@ -390,16 +434,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         services.typing_announce(user=self.user, room=room, exclude=self.conn_id)
 
     async def cmd_typing(self, frame: dict, ref: str | None) -> None:
-        room = frame.get("room")
-        if not isinstance(room, str):
+        slug = frame.get("room")
+        if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
             raise ClientError("not_found", "No such room.")
         now = time.monotonic()
-        if now - self.last_typing.get(room, 0.0) < TYPING_MIN_INTERVAL_SECS:
+        if now - self.last_typing.get(slug, 0.0) < TYPING_MIN_INTERVAL_SECS:
             return  # throttled: typing is a hint, dropping repeats loses nothing
+        await self._typing(slug)  # raises for rooms the user cannot type in: nothing is kept
+        self.last_typing.pop(slug, None)
         if len(self.last_typing) >= TYPING_TRACKED_MAX:
-            self.last_typing.clear()
-        self.last_typing[room] = now
-        await self._typing(room)
+            del self.last_typing[next(iter(self.last_typing))]  # the oldest
+        self.last_typing[slug] = now
 
     @database_sync_to_async
     def _read(self, slug: object, message_id: object) -> None:
@@ -464,7 +509,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["frame"])
 
     async def chat_close(self, event: dict) -> None:
-        session_key = event.get("session_key")
+        """Close if the event is for every socket of the user, this session's, or this token's."""
+        session_key, token_id = event.get("session_key"), event.get("token_id")
         if session_key and session_key != self.session_key:
+            return
+        if token_id and token_id != self.token_id:
             return
         await self.close(code=event["code"])

@@ -8,7 +8,8 @@ Event types a consumer handles (see ChatConsumer):
 ``chat.frame`` forward ``frame`` (skipping rooms the socket left, the
 ``exclude`` channel, and messages older than what it already sent);
 ``chat.room_added`` / ``chat.room_removed`` subscribe or unsubscribe, then
-forward; ``chat.close`` close the socket.
+forward; ``chat.close`` close the socket (only a session's, with
+``session_key``; only a token's, with ``token_id``).
 """
 
 import json
@@ -28,7 +29,8 @@ from chat.models import Membership, Message, Room
 
 log = logging.getLogger(__name__)
 
-# The close code the server uses when it ends a session (logout, deactivation).
+# The close code the server uses when it ends a session (logout, deactivation, a new
+# password) or revokes the API token a socket was opened with.
 CLOSE_SESSION_ENDED = 4001
 
 
@@ -142,11 +144,14 @@ def presence_changed(user: AbstractBaseUser, online: bool, rooms: list[Room]) ->
         )
 
 
-def sessions_close(user_id: int, *, session_key: str = "") -> None:
-    """Close the user's sockets on every replica (one session's, if given)."""
+def sessions_close(user_id: int, *, session_key: str = "", token_id: int | None = None) -> None:
+    """Close the user's sockets on every replica: all of them, or one session's, or
+    those opened with one API token (and end their waiting long polls)."""
     event = {"type": "chat.close", "code": CLOSE_SESSION_ENDED}
     if session_key:
         event["session_key"] = session_key
+    if token_id:
+        event["token_id"] = token_id
     _send(user_group(user_id), event, "close")
 
 

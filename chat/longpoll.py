@@ -14,20 +14,33 @@ After waking, messages are re-read from the database by cursor, never taken
 from the event: ids commit in id order per room (``message_post`` locks the
 room row), so ``id > after`` never steps over a message that committed late,
 and a client that always passes the last id it has sees every message once.
+
+Every read, the ones after waking included, goes through the same access rule
+(``selectors.room_for_user``): a member removed while the poll waits gets the
+404 of a room they cannot see, never the message posted after. The poll also
+listens to the user's own events, so ``room_removed`` ends it at once, and a
+``chat.close`` for its session or token (logout, a new password, a revoked
+token, deactivation) ends it with a 401.
+
+Polls per user are capped across replicas (CHAT_MAX_LONG_POLLS_PER_USER): each
+holds a slot in Redis (chat/presence.py) from its first read to its answer,
+released however it ends; a slot left by a killed replica expires on its own.
 """
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 
-from chat import selectors
-from chat.groups import room_group
+from chat import presence, selectors
+from chat.errors import ClientError
+from chat.groups import room_group, user_group
 from chat.models import Room
 from chat.relay import relay
 
@@ -36,6 +49,13 @@ from chat.relay import relay
 POLL_MAX_TIMEOUT_SECS = 30
 # A little under the maximum, so a client's own 30 s timeout never fires first.
 POLL_DEFAULT_TIMEOUT_SECS = 25
+# A poll's slot outlives its wait by this much (the reads around it), then expires
+# by itself: a replica killed mid-poll locks its users out for at most this long more.
+POLL_SLOT_GRACE_SECS = 30
+
+
+class PollEnded(Exception):
+    """The poll's session or token ended while it waited (the API answers 401)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +77,42 @@ def _page(*, room: Room, after: int) -> PollPage:
 
 
 @database_sync_to_async
-def _first_read(*, user: AbstractBaseUser, slug: str, after: int | None) -> tuple[Room, PollPage]:
+def _first_read(
+    *, user: AbstractBaseUser, slug: str, after: int | None, slot: str, timeout: float
+) -> tuple[Room, PollPage]:
+    _take_slot(user=user, slot=slot, timeout=timeout)
     room = selectors.room_for_user(user=user, slug=slug)
     return room, _page(room=room, after=room.last_message_id if after is None else after)
 
 
 @database_sync_to_async
-def _read(*, room: Room, after: int, release_connection: bool = False) -> PollPage:
+def _read(
+    *, user: AbstractBaseUser, slug: str, after: int, release_connection: bool = False
+) -> PollPage:
+    """The page after the cursor, if the user may still read the room (else not_found)."""
+    room = selectors.room_for_user(user=user, slug=slug)
     page = _page(room=room, after=after)
     if release_connection and not page.messages:
         _release_connections()
     return page
+
+
+def _take_slot(*, user: AbstractBaseUser, slot: str, timeout: float) -> None:
+    limit = settings.CHAT_MAX_LONG_POLLS_PER_USER
+    if limit <= 0:
+        return
+    ttl = timeout + POLL_SLOT_GRACE_SECS
+    if not presence.backend().poll_slot_take(user.pk, slot, limit=limit, ttl=ttl):
+        raise ClientError(
+            "rate_limited",
+            f"At most {limit} long polls per user may wait at once; "
+            "let one answer before opening another.",
+        )
+
+
+def _free_slot(*, user_id: int, slot: str) -> None:
+    if settings.CHAT_MAX_LONG_POLLS_PER_USER > 0:
+        presence.backend().poll_slot_free(user_id, slot)
 
 
 def _release_connections() -> None:
@@ -101,48 +146,136 @@ def _release_request_thread() -> None:
 
 
 class RoomListener:
-    """A room's events on this process' relay, watched for messages newer than a cursor."""
+    """A room's events, and the user's, on this process' relay, for one waiting poll.
+
+    It wakes for a message newer than the cursor, for the user's removal from
+    the room, and for the end of the poll's session or token (``ended``).
+    """
 
     waiting = 0  # listeners open in this process (the chat_long_polls_waiting gauge)
 
-    def __init__(self, *, room_id: int, after: int) -> None:
-        self.group = room_group(room_id)
+    def __init__(
+        self,
+        *,
+        room_id: int,
+        user_id: int,
+        after: int,
+        session_key: str = "",
+        token_id: int | None = None,
+    ) -> None:
+        self.room_id = room_id
+        self.groups = (room_group(room_id), user_group(user_id))
         self.after = after
+        self.session_key = session_key
+        self.token_id = token_id
+        self.ended = False
         self.arrived = asyncio.Event()
 
     async def __aenter__(self) -> "RoomListener":
         self.relay = relay()
-        await self.relay.listen(self.group, self)
+        try:
+            for group in self.groups:
+                await self.relay.listen(group, self)
+        except BaseException:
+            await self._unlisten()
+            raise
         RoomListener.waiting += 1
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         RoomListener.waiting -= 1
-        await self.relay.unlisten(self.group, self)
+        await self._unlisten()
+
+    async def _unlisten(self) -> None:
+        for group in self.groups:
+            await self.relay.unlisten(group, self)
 
     async def relay_event(self, event: dict) -> None:
-        """Called by chat.relay with each of the room's events."""
-        if event.get("type") == "chat.frame" and (event.get("message_id") or 0) > self.after:
+        """Called by chat.relay with each of the room's and the user's events."""
+        kind = event.get("type")
+        if kind == "chat.frame":
+            if (event.get("message_id") or 0) > self.after:
+                self.arrived.set()
+        elif kind == "chat.room_removed":
+            if event.get("room_id") == self.room_id:
+                self.arrived.set()  # the read after waking answers not_found
+        elif kind == "chat.close" and self._closes_me(event):
+            self.ended = True
             self.arrived.set()
+
+    def _closes_me(self, event: dict) -> bool:
+        """The same filters as ChatConsumer.chat_close: a session's, a token's, or all."""
+        session_key, token_id = event.get("session_key"), event.get("token_id")
+        if session_key and session_key != self.session_key:
+            return False
+        return not (token_id and token_id != self.token_id)
 
     async def close_after_fault(self) -> None:
         self.arrived.set()  # the caller re-reads the database either way
 
     async def wait(self, timeout: float) -> None:
-        """Until a newer message arrives or the timeout passes."""
+        """Until a newer message arrives, the user leaves the room, or the timeout passes."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.arrived.wait(), timeout)
 
 
-async def poll(*, user: AbstractBaseUser, slug: str, after: int | None, timeout: float) -> PollPage:
-    """Messages after the cursor (or after the newest, if None), waiting up to `timeout`."""
-    room, page = await _first_read(user=user, slug=slug, after=after)
+async def poll(
+    *,
+    user: AbstractBaseUser,
+    slug: str,
+    after: int | None,
+    timeout: float,
+    session_key: str = "",
+    token_id: int | None = None,
+) -> PollPage:
+    """Messages after the cursor (or after the newest, if None), waiting up to `timeout`.
+
+    Raises ClientError (not_found, rate_limited) and PollEnded.
+    """
+    slot = uuid.uuid4().hex
+    try:
+        return await _poll(
+            user=user,
+            slug=slug,
+            after=after,
+            timeout=timeout,
+            slot=slot,
+            session_key=session_key,
+            token_id=token_id,
+        )
+    finally:
+        # However the poll ends (an answer, the timeout, the client gone, an error),
+        # shielded so that a cancelled request still frees its slot.
+        release = sync_to_async(_free_slot, thread_sensitive=False)
+        await asyncio.shield(release(user_id=user.pk, slot=slot))
+
+
+async def _poll(
+    *,
+    user: AbstractBaseUser,
+    slug: str,
+    after: int | None,
+    timeout: float,
+    slot: str,
+    session_key: str,
+    token_id: int | None,
+) -> PollPage:
+    room, page = await _first_read(user=user, slug=slug, after=after, slot=slot, timeout=timeout)
     if page.messages or timeout <= 0:
         return page
-    async with RoomListener(room_id=room.pk, after=page.cursor) as listener:
-        page = await _read(room=room, after=page.cursor, release_connection=True)
+    listener = RoomListener(
+        room_id=room.pk,
+        user_id=user.pk,
+        after=page.cursor,
+        session_key=session_key,
+        token_id=token_id,
+    )
+    async with listener:
+        page = await _read(user=user, slug=slug, after=page.cursor, release_connection=True)
         if page.messages:
             return page
         _release_request_thread()
         await listener.wait(timeout)
-    return await _read(room=room, after=page.cursor)
+    if listener.ended:
+        raise PollEnded
+    return await _read(user=user, slug=slug, after=page.cursor)

@@ -13,6 +13,10 @@ disagree still agree on what has expired.
 
 Keys: ``presence:conns:<user id>`` sorted set of connection id -> expiry;
 ``presence:users`` sorted set of user id -> latest expiry of any connection.
+
+Long polls are counted the same way, apart from presence (a waiting poll does
+not make its user online): ``polls:<user id>`` sorted set of poll slot ->
+expiry, capped per user by CHAT_MAX_LONG_POLLS_PER_USER across replicas.
 """
 
 import threading
@@ -127,6 +131,22 @@ return 0
 )
 
 
+# Take a long-poll slot: 1, or 0 (taking nothing) if the user holds ARGV[3] live ones.
+# The key lives as long as its latest slot, so a dead replica's slots vanish.
+_POLL_TAKE = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+local expiry = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(last[2])) + 1)
+return 1
+"""
+)
+
+
 @cache
 def _scripts() -> dict[str, redis.commands.core.Script]:
     """Scripts registered once per process and run by SHA (EVALSHA)."""
@@ -136,6 +156,7 @@ def _scripts() -> dict[str, redis.commands.core.Script]:
         "disconnect": client.register_script(_DISCONNECT),
         "candidates": client.register_script(_SWEEP_CANDIDATES),
         "sweep_user": client.register_script(_SWEEP_USER),
+        "poll_take": client.register_script(_POLL_TAKE),
     }
 
 
@@ -145,6 +166,10 @@ def _conns_key(user_id: int) -> str:
 
 def _users_key() -> str:
     return key("presence", "users")
+
+
+def _polls_key(user_id: int) -> str:
+    return key("polls", user_id)
 
 
 class SocketLimitReached(Exception):
@@ -233,12 +258,20 @@ class RedisPresence:
         now = seconds + micros / 1_000_000
         return {u for u, score in zip(user_ids, scores, strict=True) if score and score > now}
 
+    def poll_slot_take(self, user_id: int, slot: str, *, limit: int, ttl: float) -> bool:
+        """Hold one of the user's `limit` long-poll slots for `ttl` s at most; False if none."""
+        return bool(_scripts()["poll_take"](keys=[_polls_key(user_id)], args=[slot, ttl, limit]))
+
+    def poll_slot_free(self, user_id: int, slot: str) -> None:
+        get_redis().zrem(_polls_key(user_id), slot)
+
 
 class LocalPresence:
     """The embedded single-process flavour: the same rules in a dict."""
 
     def __init__(self) -> None:
         self._conns: dict[int, dict[str, float]] = {}
+        self._polls: dict[int, dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def _live(self, user_id: int, now: float) -> dict[str, float]:
@@ -293,6 +326,24 @@ class LocalPresence:
         now = time.time()
         with self._lock:
             return {u for u in user_ids if self._live(u, now)}
+
+    def poll_slot_take(self, user_id: int, slot: str, *, limit: int, ttl: float) -> bool:
+        now = time.time()
+        with self._lock:
+            slots = {s: e for s, e in self._polls.get(user_id, {}).items() if e > now}
+            if len(slots) >= limit:
+                return False
+            slots[slot] = now + ttl
+            self._polls[user_id] = slots
+        return True
+
+    def poll_slot_free(self, user_id: int, slot: str) -> None:
+        with self._lock:
+            slots = self._polls.get(user_id)
+            if slots is not None:
+                slots.pop(slot, None)
+                if not slots:
+                    del self._polls[user_id]
 
 
 _local = LocalPresence()
