@@ -201,3 +201,46 @@ def test_ordinary_names_and_emoji_sequences_are_kept(browser, alice, name):
     assert response.status_code == 302, errors_of(response)
     alice.profile.refresh_from_db()
     assert alice.profile.display_name == name
+
+
+# What sign-up reveals (docs/security.md)
+# ------------------------------------------------------------------------------
+
+SIGNUP = "/accounts/signup/"
+
+
+def sign_up(username: str, email: str):
+    return Client().post(
+        SIGNUP,
+        {
+            "username": username,
+            "email": email,
+            "password1": "Tr1cky-horse",
+            "password2": "Tr1cky-horse",
+        },
+    )
+
+
+def test_sign_up_says_a_username_is_taken_which_is_inherent(alice):
+    response = sign_up("alice", "new@example.com")
+    assert response.status_code == 200
+    assert "A user with that username already exists." in response.content.decode()
+
+
+def test_with_optional_verification_sign_up_says_an_address_is_taken(alice):
+    response = sign_up("newcomer", "alice@example.com")
+    assert response.status_code == 200
+    assert "A user is already registered with this email address." in response.content.decode()
+
+
+def test_with_mandatory_verification_a_taken_address_looks_like_any_sign_up(
+    settings, alice, mailoutbox, django_user_model
+):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    taken = sign_up("newcomer", "alice@example.com")
+    free = sign_up("other", "other@example.com")
+    assert taken.status_code == free.status_code == 302
+    assert taken["Location"] == free["Location"]
+    assert not django_user_model.objects.filter(username="newcomer").exists()
+    to_alice = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+    assert len(to_alice) == 1 and "already" in to_alice[0].body.lower()
