@@ -1,4 +1,5 @@
-"""A password change closes the user's sockets on every replica; a stolen session stays out.
+"""A password change closes the user's sockets on every replica; a stolen session stays out,
+and so do the API tokens (whoever knew the old password could have minted them).
 
 Logout and deactivation are proven in tests/replicas/test_social_replicas.py.
 """
@@ -23,7 +24,7 @@ async def handshake_status(url: str, headers: dict[str, str]) -> int:
     return 101
 
 
-async def test_a_password_change_closes_every_socket_and_the_old_sessions_cannot_reconnect(
+async def test_a_password_change_closes_every_socket_and_old_sessions_and_tokens_stay_out(
     start_replicas, make_user, token_for
 ):
     alice = await sync_to_async(make_user)("alice")
@@ -53,4 +54,4 @@ async def test_a_password_change_closes_every_socket_and_the_old_sessions_cannot
         assert await socket.close_code() == CLOSE_SESSION_ENDED
     assert await handshake_status(one.ws_url, stolen.socket_headers()) == 403
     assert await handshake_status(two.ws_url, own.socket_headers()) == 101
-    assert await handshake_status(two.ws_url, bearer(token)) == 101
+    assert await handshake_status(two.ws_url, bearer(token)) == 403  # revoked with the password
