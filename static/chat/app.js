@@ -7,8 +7,10 @@
 import { setCsrfToken } from "./api.js";
 import { Banner } from "./banner.js";
 import { Composer } from "./composer.js";
+import { confirmAction } from "./confirm.js";
 import { setUpDialogs } from "./dialogs.js";
 import { byId, setText } from "./dom.js";
+import { forgetDrafts, loadDraft, saveDraft } from "./drafts.js";
 import { displayName, truncate } from "./format.js";
 import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
@@ -16,6 +18,7 @@ import { removeMember } from "./moderation.js";
 import { MessageList } from "./render.js";
 import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
+import { setUpShortcuts } from "./shortcuts.js";
 import { Sidebar, roomHref } from "./sidebar.js";
 import { Connection } from "./socket.js";
 import { Store, TYPING_SHOWN_MS, asRoom, asUser } from "./store.js";
@@ -24,6 +27,9 @@ import { fail, joinRoom, leaveRoom, loadOlder, openDirect, resync, transmit } fr
 const DEFAULT_ROOM = "general";
 // Read marks are sent at most this often while new messages stream in.
 const READ_DEBOUNCE_MS = 400;
+// "ana joined" lines kept per room (they live in the page only, docs/social.md).
+const NOTICES_KEPT = 50;
+let noticeSeq = 0;
 
 const ERROR_TEXT = {
   too_long: "That message is too long (at most 4000 characters).",
@@ -235,7 +241,14 @@ const handlers = {
     const room = store.rooms.get(asRoom(frame.room).slug);
     if (!room) return;
     const user = asUser(frame.user);
+    const known = room.members.has(user.username);
     room.members.set(user.username, { role: "member", online: false, ...room.members.get(user.username), ...user });
+    // A line in the conversation, drawn here from the frame, not a stored message.
+    if (room.loaded && !known && !store.isMe(user)) {
+      room.notices ||= [];
+      room.notices.push({ key: `n:${(noticeSeq += 1)}`, text: `${displayName(user)} joined`, afterId: store.lastId(room) });
+      room.notices.splice(0, room.notices.length - NOTICES_KEPT);
+    }
     changed(room);
   },
 
@@ -322,6 +335,10 @@ async function openRoom(slug, { focus = false } = {}) {
     const previous = store.current;
     if (previous) previous.markerId = null;
     store.currentSlug = slug;
+    if (!room.draftRestored) {
+      room.draft ||= loadDraft(store.me.username, room.slug);
+      room.draftRestored = true;
+    }
     composer.setRoom(room);
     if (room.loaded) placeMarker(room);
     list.show(room);
@@ -502,7 +519,10 @@ const composer = new Composer({
     return true;
   },
   draftChanged(text) {
-    if (store.current) store.current.draft = text;
+    const room = store.current;
+    if (!room) return;
+    room.draft = text;
+    saveDraft(store.me.username, room.slug, text);
   },
 });
 
@@ -511,6 +531,11 @@ async function startDirect(username) {
   const slug = asRoom(reply.room).slug;
   openRoom(slug, { focus: true });
 }
+
+setUpShortcuts(store, { open: (slug) => {
+  history.pushState(null, "", roomHref(slug));
+  openRoom(slug, { focus: true });
+} });
 
 setUpDialogs(store, {
   join: (slug) => joinRoom(conn, slug),
@@ -522,12 +547,22 @@ setUpDialogs(store, {
 byId("leave-room").addEventListener("click", async () => {
   const room = store.current;
   if (!room) return;
+  const sure = await confirmAction({
+    question: `Leave ${room.name}?`,
+    detail: room.kind === "private"
+      ? "It is a private room: you can only come back if someone adds you again."
+      : "You can join it again from Browse public rooms.",
+    action: "Leave room",
+  });
+  if (!sure || !store.rooms.has(room.slug)) return;
   try {
     await leaveRoom(conn, room.slug);
   } catch (error) {
     composer.showError(`Could not leave ${room.name}: ${error.detail}`);
   }
 });
+
+document.querySelector(".sidebar-footer form").addEventListener("submit", () => forgetDrafts(store.me.username));
 
 jumpNew.addEventListener("click", () => {
   list.scrollToBottom();

@@ -15,6 +15,12 @@ import { icon } from "./icons.js";
 const GROUP_GAP_MS = 7 * 60 * 1000;
 // Within this distance of the bottom the view follows new messages.
 const STICKY_PX = 48;
+// A message body taller than this is folded to it, with "Show more" (a
+// 3,300-character message would otherwise fill a whole screen). Bodies only a
+// little taller (up to COLLAPSE_SLACK_PX) are shown whole: folding them hides
+// next to nothing.
+const COLLAPSE_PX = 320;
+const COLLAPSE_SLACK_PX = 80;
 
 const DROP_ELEMENTS = new Set([
   "SCRIPT", "STYLE", "IFRAME", "FRAME", "FRAMESET", "OBJECT", "EMBED", "APPLET",
@@ -59,11 +65,25 @@ function authorOf(item) {
   return item.message?.author?.username ?? "";
 }
 
-/** The rows the list shows for a room: day separators, the marker, messages, pending sends. */
+/**
+ * The rows the list shows for a room: day separators, the marker, messages,
+ * system lines ("ana joined", after the message that was newest when it
+ * happened) and pending sends.
+ */
 export function layout(room, me) {
   const rows = [];
   let prev = null;
   let lastDay = null;
+  const notices = room.notices || [];
+  let nextNotice = 0;
+  const noticesBefore = (id) => {
+    while (nextNotice < notices.length && (id === null || notices[nextNotice].afterId < id)) {
+      const notice = notices[nextNotice];
+      rows.push({ kind: "system", key: notice.key, text: notice.text });
+      nextNotice += 1;
+      prev = null;
+    }
+  };
   const push = (message, date, pending) => {
     const day = dayKey(date);
     if (day !== lastDay) {
@@ -89,7 +109,11 @@ export function layout(room, me) {
     rows.push(item);
     prev = item;
   };
-  for (const message of room.messages) push(message, new Date(message.created_at), null);
+  for (const message of room.messages) {
+    noticesBefore(message.id);
+    push(message, new Date(message.created_at), null);
+  }
+  noticesBefore(null);
   for (const pending of room.pending.values()) {
     const message = {
       id: null,
@@ -118,6 +142,7 @@ export class MessageList {
     this.room = null;
     this.editingId = null;
     this.confirmDeleteId = null;
+    this.expanded = new Set(); // ids of long messages the reader unfolded
     this.list.addEventListener("click", (event) => this.click(event));
     this.list.addEventListener("keydown", (event) => this.keydown(event));
     this.scroller.addEventListener("scroll", () => {
@@ -157,6 +182,7 @@ export class MessageList {
       update: (row_el, row) => this.update(row_el, row),
     });
     this.renderStatus(room);
+    this.foldLong();
     if (stick) this.scrollToBottom();
     else if (anchor?.el.isConnected) {
       this.scroller.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
@@ -164,6 +190,25 @@ export class MessageList {
     // A short room does not fill the view and never scrolls: page back until
     // it does (or the beginning is reached). loadOlder() ignores repeats.
     if (this.scroller.scrollTop < 200) setTimeout(() => this.on.nearTop(), 0);
+  }
+
+  /** Fold bodies taller than COLLAPSE_PX that were (re)drawn since the last render. */
+  foldLong() {
+    for (const body of this.list.querySelectorAll(".msg-body[data-foldable]:not([data-measured])")) {
+      const height = body.scrollHeight;
+      if (!height) continue; // not laid out (the list is hidden): measure next time
+      body.dataset.measured = "";
+      if (height <= COLLAPSE_PX + COLLAPSE_SLACK_PX) continue;
+      const id = Number(body.closest(".msg").dataset.id);
+      const open = this.expanded.has(id);
+      body.classList.toggle("msg-body-folded", !open);
+      body.after(h("button", {
+        type: "button",
+        class: "btn-link msg-more",
+        "data-action": open ? "fold" : "unfold",
+        "aria-expanded": String(open),
+      }, open ? "Show less" : "Show more"));
+    }
   }
 
   renderStatus(room) {
@@ -198,6 +243,7 @@ export class MessageList {
       return h("li", { class: "unread-marker", role: "separator", "aria-label": "New messages" },
         h("span", { "aria-hidden": "true" }, "New messages"));
     }
+    if (row.kind === "system") return h("li", { class: "system-line" }, h("span", {}));
     // tabindex=-1: a tap on a touch screen focuses the message and shows its actions.
     const el = h("li", { class: "msg", tabindex: "-1" });
     el._state = {};
@@ -205,21 +251,25 @@ export class MessageList {
   }
 
   update(el, row) {
-    if (row.kind === "day") {
-      setText(el.firstChild, row.label);
+    if (row.kind === "day" || row.kind === "system") {
+      setText(el.firstChild, row.kind === "day" ? row.label : row.text);
       return;
     }
     if (row.kind !== "msg") return;
     const { message, pending } = row;
     const editing = message.id !== null && this.editingId === message.id;
     const confirming = message.id !== null && this.confirmDeleteId === message.id;
+    const expanded = message.id !== null && this.expanded.has(message.id);
     const state = el._state;
     if (
       state.message === message && state.continued === row.continued && state.editing === editing
       && state.confirming === confirming && state.status === pending?.status && state.error === pending?.error
+      && state.expanded === expanded
     ) return;
     const refocus = el.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-    el._state = { message, continued: row.continued, editing, confirming, status: pending?.status, error: pending?.error };
+    el._state = {
+      message, continued: row.continued, editing, confirming, status: pending?.status, error: pending?.error, expanded,
+    };
     el.className = "msg";
     el.classList.toggle("msg-continued", row.continued);
     el.classList.toggle("msg-own", row.own);
@@ -258,7 +308,7 @@ export class MessageList {
     if (editing) main.append(this.editForm(message));
     else if (pending) main.append(h("div", { class: "msg-body msg-body-plain" }, message.body));
     else {
-      const body = h("div", { class: "msg-body" });
+      const body = h("div", { class: "msg-body", "data-foldable": "" });
       body.append(safeFragment(message.html));
       main.append(body);
     }
@@ -357,6 +407,16 @@ export class MessageList {
         this.on.remove(id);
         this.on.focusComposer();
         break;
+      case "unfold":
+      case "fold": {
+        const unfold = button.dataset.action === "unfold";
+        if (unfold) this.expanded.add(id);
+        else this.expanded.delete(id);
+        this.render(this.room);
+        li.querySelector(".msg-more")?.focus();
+        if (!unfold) li.scrollIntoView({ block: "nearest" });
+        break;
+      }
       case "retry":
         this.on.retry(button.dataset.clientId);
         break;

@@ -3,6 +3,7 @@
 // <dialog> like the others in dialogs.js; the change goes through the API and
 // every member's client, this one included, then gets `room_updated`.
 
+import { confirmAction } from "./confirm.js";
 import { byId, setText } from "./dom.js";
 import { canModerate, changeRoom } from "./moderation.js";
 
@@ -33,9 +34,7 @@ export class RoomSettings {
       event.preventDefault();
       this.save();
     });
-    this.archive.addEventListener("click", () => {
-      if (this.room) this.submit({ archived: !this.room.archived });
-    });
+    this.archive.addEventListener("click", () => this.toggleArchived());
   }
 
   /** Offer the control only where the server would accept the change. */
@@ -63,6 +62,21 @@ export class RoomSettings {
     const archived = Boolean(this.room?.archived);
     setText(this.archiveText, archived ? ARCHIVE_TEXT.archived : ARCHIVE_TEXT.open);
     setText(this.archive, archived ? "Reopen room" : "Archive room");
+  }
+
+  /** Archiving stops everyone posting: ask first. Reopening is harmless and needs no question. */
+  async toggleArchived() {
+    const room = this.room;
+    if (!room) return;
+    if (!room.archived) {
+      const sure = await confirmAction({
+        question: `Archive ${room.name}?`,
+        detail: "Nobody will be able to post or edit in it until it is reopened. Its history stays readable.",
+        action: "Archive room",
+      });
+      if (!sure || room !== this.room || !this.dialog.open) return;
+    }
+    this.submit({ archived: !room.archived });
   }
 
   save() {

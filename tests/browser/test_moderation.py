@@ -56,6 +56,9 @@ def test_an_owner_removes_a_member_and_archives_the_room_live(
     expect(carol.room_topic).to_have_text("Frozen for the audit")
 
     olga.room_settings().get_by_role("button", name="Archive room").click()
+    olga.page.get_by_role("dialog", name="Archive Ops?").get_by_role(
+        "button", name="Archive room"
+    ).click()
     expect(carol.composer).to_be_disabled()
     expect(carol.page.get_by_role("button", name="Send", exact=True)).to_be_disabled()
     expect(carol.page.locator("#composer-note")).to_contain_text("This room is archived")

@@ -82,3 +82,120 @@ def test_invite_shows_only_to_those_who_may_invite(
         expect(bob.page.get_by_role("button", name=invite)).to_be_hidden()
         expect(bob.page.get_by_role("button", name="Room settings")).to_be_hidden()
     expect(bob.page.get_by_role("button", name="Leave")).to_be_visible()
+
+
+def test_leave_and_archive_ask_first(start_replicas, make_person, open_chat, in_thread):
+    from chat.services import room_create, room_join
+
+    owner = make_person("olga")
+    bob_user = make_person("bob")
+
+    def make_rooms():
+        room_create(creator=owner, name="Ops", slug="ops")
+        room_join(user=bob_user, room=room_create(creator=owner, name="Design", slug="design"))
+
+    in_thread(make_rooms)
+    (replica,) = start_replicas(1)
+    olga = open_chat("olga", replica)
+    bob = open_chat("bob", replica)
+
+    bob.open_room("Design")
+    bob.page.get_by_role("button", name="Leave").click()
+    question = bob.page.get_by_role("dialog", name="Leave Design?")
+    expect(question).to_be_visible()
+    expect(question.get_by_role("button", name="Cancel")).to_be_focused()
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_be_hidden()
+    expect(bob.room_link("Design")).to_have_count(1)  # still a member
+    bob.page.get_by_role("button", name="Leave").click()
+    question.get_by_role("button", name="Leave room").click()
+    expect(bob.room_link("Design")).to_have_count(0)
+    expect(olga.page.locator("#app")).to_be_visible()
+
+    olga.open_room("Ops")
+    olga.room_settings().get_by_role("button", name="Archive room").click()
+    question = olga.page.get_by_role("dialog", name="Archive Ops?")
+    expect(question).to_contain_text("Nobody will be able to post")
+    question.get_by_role("button", name="Cancel").click()
+    expect(olga.composer).to_be_enabled()  # not archived
+    olga.page.get_by_role("button", name="Archive room").click()
+    question.get_by_role("button", name="Archive room").click()
+    expect(olga.composer).to_be_disabled()
+
+
+def test_long_messages_fold_and_drafts_survive_a_reload(start_replicas, make_person, open_chat):
+    make_person("olga")
+    (replica,) = start_replicas(1)
+    olga = open_chat("olga", replica)
+    page = olga.page
+
+    long_text = " ".join(f"word{n:03d}" for n in range(412))  # 3,295 characters
+    olga.send(long_text)
+    message = olga.expect_message("word000")
+    body = message.locator(".msg-body")
+    expect(message.get_by_role("button", name="Show more")).to_be_visible()
+    assert body.bounding_box()["height"] <= 330
+    message.get_by_role("button", name="Show more").click()
+    expect(message.get_by_role("button", name="Show less")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    assert body.bounding_box()["height"] > 400
+    expect(body).to_contain_text("word411")
+
+    olga.composer.fill("a half-written thought")
+    page.reload()
+    olga.expect_online()
+    expect(olga.composer).to_have_value("a half-written thought")
+    olga.composer.press("Enter")
+    olga.expect_message("a half-written thought")
+    page.reload()
+    olga.expect_online()
+    expect(olga.composer).to_have_value("")
+
+
+def test_join_lines_shortcuts_help_and_the_quick_switcher(
+    start_replicas, make_person, open_chat, in_thread
+):
+    from accounts.models import Profile
+    from chat.models import Room
+    from chat.services import room_create, room_join
+
+    owner = make_person("olga")
+    ana = make_person("ana")
+    in_thread(room_create, creator=owner, name="Design", slug="design")
+    in_thread(lambda: Profile.objects.filter(user=ana).update(display_name="Ana Lima"))
+    (replica,) = start_replicas(1)
+    olga = open_chat("olga", replica)
+    page = olga.page
+
+    olga.open_room("Design")
+    olga.send("first")
+    olga.expect_message("first")
+    fresh = in_thread(type(ana).objects.get, pk=ana.pk)  # with the new display name
+    in_thread(lambda: room_join(user=fresh, room=Room.objects.get(slug="design")))
+    expect(page.locator("#message-list .system-line")).to_have_text("Ana Lima joined")
+
+    # `?` outside the composer opens the shortcuts; inside it, it is just a character.
+    olga.composer.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+    expect(olga.composer).to_have_value("?")
+    olga.composer.fill("")
+    page.locator("#messages").focus()
+    page.keyboard.press("?")
+    shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(shortcuts).to_contain_text("Jump to a room or person")
+    page.keyboard.press("Escape")
+    expect(shortcuts).to_be_hidden()
+    olga.composer.press("Control+/")
+    expect(shortcuts).to_be_visible()
+    page.keyboard.press("Escape")
+
+    olga.composer.press("Control+k")
+    switcher = page.get_by_role("dialog", name="Jump to a room or person")
+    expect(switcher).to_be_visible()
+    switcher.get_by_role("combobox").fill("gen")
+    expect(switcher.get_by_role("option")).to_have_text(["General"])
+    page.keyboard.press("Enter")
+    expect(switcher).to_be_hidden()
+    expect(olga.room_title).to_have_text("General")
+    expect(olga.composer).to_be_focused()
