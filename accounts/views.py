@@ -85,7 +85,9 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     if token_revoke(user=request.user, token_id=token_id):
-        messages.success(request, "The token was revoked; scripts using it are now refused.")
+        messages.success(
+            request, "The token was revoked; scripts using it are refused and disconnected."
+        )
     else:
         messages.error(request, "No such token.")
     return redirect("account_profile")
