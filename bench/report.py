@@ -15,6 +15,7 @@ TARGETS = {
     "p99_ratio_vs_floor": ("<=", 2.0),
     "delivery_ratio": ("==", 1.0),
     "kb_per_idle_connection": ("<=", 30.0),
+    "redis_shard_balance": (">=", 0.7),
 }
 COLORS = {
     "floor": "#555555",
@@ -114,10 +115,123 @@ def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: 
             within = sum(t["delivered_unique"] for t in prod)
             summary["delivery_ratio_within_drain"] = round(within / expected, 6)
     summary["deliveries_per_cpu_s"] = eff
-    summary["targets_met"] = {
-        k: _meets(summary.get(k), op, target) for k, (op, target) in TARGETS.items()
-    }
+    summary.update(shard_summary(trials))
+    summary["targets_met"] = targets_met(summary)
     return {"meta": meta, "summary": summary, "saturation": sat, "idle": idle, "trials": trials}
+
+
+def targets_met(summary: dict) -> dict:
+    return {k: _meets(summary.get(k), op, target) for k, (op, target) in TARGETS.items()}
+
+
+def shard_summary(trials: list[dict]) -> dict:
+    """The layer on several Redis shards against one, from the trials that measured their own
+    Redis servers (``redis_shards``: INFO deltas per server), summed over every such trial.
+
+    ``redis_shard_balance`` = the least loaded shard's publishes / the most loaded one's, on
+    the variant with the most shards (RedisChannelLayer publishes nothing: its commands are
+    counted instead). ``deliveries_per_cpu_s_by_shards`` = deliveries / (replicas + every
+    Redis of the deployment, presence's included), per shard count, in the same run.
+    """
+    per: dict[str, dict] = {}
+    for t in trials:
+        if not t.get("redis_shards"):
+            continue
+        n = len(t["redis_shards"])
+        v = per.setdefault(
+            t["variant"],
+            {
+                "layer": t.get("layer"),
+                "shards": n,
+                "trials": 0,
+                "publishes": [0] * n,
+                "commands": [0] * n,
+                "redis_cpu_s": [0.0] * n,
+                "redis_idle_cpu_s": [0.0] * n,
+                "aux_redis_cpu_s": 0.0,
+                "replicas_cpu_s": 0.0,
+                "server_cpu_s": 0.0,
+                "deliveries": 0,
+                "expected": 0,
+                "messages": 0,
+            },
+        )
+        v["trials"] += 1
+        for i, d in enumerate(t["redis_shards"]):
+            v["publishes"][i] += d["publishes"]
+            v["commands"][i] += d["commands"]
+            v["redis_cpu_s"][i] += d["cpu_s"]
+            v["redis_idle_cpu_s"][i] += d.get("idle_cpu_s", 0.0)
+        v["aux_redis_cpu_s"] += t["redis_aux"]["cpu_s"]
+        v["replicas_cpu_s"] += t["cpu"]["replicas_s"]
+        v["server_cpu_s"] += t["cpu"]["server_s"]
+        v["deliveries"] += t.get("delivered_eventually", t["delivered_unique"])
+        v["expected"] += t["expected"]
+        v["messages"] += t["messages"]
+    if not per:
+        return {}
+    for v in per.values():
+        ops = v["publishes"] if any(v["publishes"]) else v["commands"]
+        v["us_per_publish"] = [
+            round(1e6 * cpu / n, 2) if n else None
+            for cpu, n in zip(v["redis_cpu_s"], ops, strict=True)
+        ]
+        # Less what the server burns idle over the same seconds (measured before the trials).
+        v["us_per_publish_net"] = [
+            round(1e6 * max(0.0, cpu - idle) / n, 2) if n else None
+            for cpu, idle, n in zip(v["redis_cpu_s"], v["redis_idle_cpu_s"], ops, strict=True)
+        ]
+        v["redis_cpu_s"] = [round(x, 4) for x in v["redis_cpu_s"]]
+        v["redis_idle_cpu_s"] = [round(x, 4) for x in v["redis_idle_cpu_s"]]
+        v["aux_redis_cpu_s"] = round(v["aux_redis_cpu_s"], 4)
+        v["replicas_cpu_s"] = round(v["replicas_cpu_s"], 3)
+        v["server_cpu_s"] = round(v["server_cpu_s"], 3)
+        v["balance"] = round(min(ops) / max(ops), 3) if max(ops) else None
+        v["delivery_ratio"] = round(v["deliveries"] / v["expected"], 6) if v["expected"] else None
+        v["deliveries_per_cpu_s"] = (
+            round(v["deliveries"] / v["server_cpu_s"], 1) if v["server_cpu_s"] else None
+        )
+    most = max(per, key=lambda name: per[name]["shards"])
+    by_count: dict[str, float | None] = {}
+    for v in sorted(per.values(), key=lambda v: v["shards"]):
+        by_count.setdefault(str(v["shards"]), v["deliveries_per_cpu_s"])
+    one, many = by_count.get("1"), by_count.get(str(per[most]["shards"]))
+    return {
+        "redis_shard_balance": per[most]["balance"] if per[most]["shards"] > 1 else None,
+        "deliveries_per_cpu_s_by_shards": by_count,
+        "shards_vs_one_shard": _ratio(many, one) if per[most]["shards"] > 1 else None,
+        "redis_shards": per,
+    }
+
+
+def merge_results(old: dict, new: dict) -> dict:
+    """A partial run (``--profile shards``) written into a full run's results: its workloads'
+    trials replace those of the same name (renumbered after the old ones), its summary keys
+    are added, and ``meta.merged`` records where they came from. Everything else stays."""
+    names = {w["name"] for w in new["meta"]["workloads"]}
+    kept = [t for t in old["trials"] if t["workload"] not in names]
+    offset = max((t["trial"] for t in old["trials"]), default=0)
+    added = []
+    for t in new["trials"]:
+        t = dict(t, trial=t["trial"] + offset)
+        if t.get("previous_trial"):
+            t["previous_trial"] += offset
+        added.append(t)
+    meta = dict(old["meta"])
+    meta["workloads"] = [w for w in meta["workloads"] if w["name"] not in names]
+    meta["workloads"] += new["meta"]["workloads"]
+    part = {k: new["meta"].get(k) for k in ("created", "profile", "git_commit", "product_commit")}
+    part.update(
+        workloads=sorted(names),
+        wall_seconds=new["meta"]["wall_seconds"],
+        notes=new["meta"]["notes"],
+        connects=new["meta"]["connects"],
+    )
+    meta["merged"] = [m for m in meta.get("merged", []) if set(m["workloads"]) - names] + [part]
+    summary = dict(old["summary"])
+    summary.update(shard_summary(kept + added))
+    summary["targets_met"] = targets_met(summary)
+    return {**old, "meta": meta, "summary": summary, "trials": kept + added}
 
 
 def _meets(value, op: str, target: float):
@@ -199,6 +313,21 @@ def table(results: dict) -> str:
                 f"{t['delivered_unique']}/{t['expected']} in window, {ever} ever"
                 f" ({100 * ever / t['expected']:.2f}%)  p99 {_f(t['p99_ms'])} ms"
             )
+    shards = results["summary"].get("redis_shards")
+    if shards:
+        lines.append("")
+        lines.append(
+            "Redis shards (own servers; INFO deltas summed over the trials; presence, rate"
+            " limits and cache on one more server)"
+        )
+        for v, d in shards.items():
+            lines.append(
+                f"  {v:28} {d['shards']} shard(s)  publishes {d['publishes']}"
+                f"  Redis CPU {d['redis_cpu_s']} s (idle {d['redis_idle_cpu_s']})"
+                f"  us/publish {d['us_per_publish']} (net {d['us_per_publish_net']})"
+                f"  aux {d['aux_redis_cpu_s']} s  {_f(d['deliveries_per_cpu_s'], 0)} deliv/cpu-s"
+                f"  delivered {_f(100 * (d['delivery_ratio'] or 0), 2)}%"
+            )
     lines.append("")
     lines.append(
         "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"
@@ -241,7 +370,7 @@ def plots(results: dict, outdir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     trials = results["trials"]
-    workloads = list(results["saturation"])
+    workloads = [w for w, per in results["saturation"].items() if per]  # ladder workloads
     if not workloads:
         return []
     variants = sorted(

@@ -57,9 +57,26 @@ ALL_VARIANTS = ["floor", "baseline", "product-core", "product-pubsub"]
 @dataclass
 class Workload:
     name: str
-    members: int  # per room
+    members: int  # per room (with ``sizes``: about their mean, for tables only)
     rooms: int
     start_rate: float  # first ladder step, deliveries per second (offered)
+    sizes: tuple[int, ...] = ()  # room sizes, cycled over the rooms (default: all ``members``)
+    # Deployments of this workload alone, started for it and stopped after it (default: the
+    # run's variants), and fixed offered rates (deliveries/s, each ``repeats`` times, variants
+    # interleaved) instead of the ladder.
+    variants: tuple[str, ...] = ()
+    rates: tuple[float, ...] = ()
+    repeats: int = 1
+
+    def room_sizes(self) -> list[int]:
+        if not self.sizes:
+            return [self.members] * self.rooms
+        return [self.sizes[r % len(self.sizes)] for r in range(self.rooms)]
+
+    def mean_members(self) -> float:
+        """Deliveries per message: the offered message rate is deliveries/s divided by this."""
+        sizes = self.room_sizes()
+        return sum(sizes) / len(sizes)
 
 
 @dataclass
@@ -82,6 +99,26 @@ class Profile:
     bursts: dict[str, int] | None = None
     burst_variants: list[str] | None = None  # None: every variant
     burst_drain: float = 10.0
+    variants: list[str] | None = None  # default of --variants (None: ALL_VARIANTS)
+    # Write into an existing latest.json instead of replacing it: this run's workloads'
+    # trials replace theirs, its summary keys are added (report.merge_results).
+    merge: bool = False
+    redis_idle_window: float = 5.0  # seconds of idle Redis CPU reading (own Redis servers only)
+
+
+# Many rooms on two Redis shards against the same on one (issue 19): 200 rooms of 5-10
+# members, so that the groups spread over the shards by channels-redis' hashing.
+SHARDS_VARIANTS = ("product-pubsub+shards1", "product-pubsub+shards2")
+SHARDS_WORKLOAD = Workload(
+    "shards",
+    8,
+    200,
+    450.0,
+    sizes=(5, 6, 7, 8, 9, 10),
+    variants=SHARDS_VARIANTS,
+    rates=(600.0,),
+    repeats=3,
+)
 
 
 def fixed_profile(workload: Workload, rates: list[float]) -> Profile:
@@ -106,6 +143,7 @@ PROFILES = {
             Workload("room2", 2, 100, 50.0),
             Workload("room50", 50, 10, 250.0),
             Workload("room500", 500, 1, 500.0),
+            SHARDS_WORKLOAD,
         ],
         steps=7,
         refine=True,
@@ -150,6 +188,38 @@ PROFILES = {
     # per-message cost (storing) is everything.
     "room500-fixed": fixed_profile(Workload("room500", 500, 1, 4000.0), [4000.0, 16000.0]),
     "room2-fixed": fixed_profile(Workload("room2", 2, 100, 400.0), [400.0, 800.0]),
+    # python bench/run.py --profile shards: the full run's shards workload alone (~2.5 min),
+    # merged into the existing latest.json.
+    "shards": Profile(
+        workloads=[SHARDS_WORKLOAD],
+        steps=0,
+        refine=False,
+        duration=8.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        variants=[],
+        merge=True,
+    ),
+    "shards-smoke": Profile(  # the same, tiny (tests/bench)
+        workloads=[
+            Workload(
+                "shards", 3, 24, 60.0, sizes=(2, 3, 4), variants=SHARDS_VARIANTS, rates=(60.0,)
+            )
+        ],
+        steps=0,
+        refine=False,
+        duration=1.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        settle=0.3,
+        variants=[],
+        merge=True,
+        redis_idle_window=1.0,
+    ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,
@@ -282,19 +352,23 @@ class Procs:
         return proc
 
     def stop_all(self) -> None:
-        for proc in self.procs:
+        self.stop(list(self.procs))
+
+    def stop(self, procs: list[subprocess.Popen]) -> None:
+        """SIGTERM to each one's process group, SIGKILL after 5 s."""
+        for proc in procs:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        for proc in self.procs:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        self.procs.clear()
+        self.procs = [p for p in self.procs if p not in procs]
 
 
 class LoadGenClient:
@@ -334,6 +408,18 @@ class Deployment:
     ports: list[int] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     procs: list = field(default_factory=list)
+    # ``+shards<N>``: Redis servers of its own (not the shared one): the layer's shards, and
+    # one more for presence, rate limits and the cache (so the shards carry the layer alone).
+    shard_ports: list[int] = field(default_factory=list)
+    aux_port: int | None = None
+    redis_procs: list = field(default_factory=list)
+    layer: str = ""
+    # port -> CPU-seconds per second each of those servers uses with the sockets connected and
+    # no message sent (cron, the watchdog's probes, heartbeats): the trials' net Redis CPU
+    redis_idle_cpu: dict[int, float] = field(default_factory=dict)
+
+    def own_redis(self) -> list[int]:
+        return [*self.shard_ports, *([self.aux_port] if self.aux_port else [])]
 
 
 # Where the product's code is run from: the working tree, or (default) a snapshot of a git
@@ -384,6 +470,9 @@ def product_env(layer: str, *, as_is: bool = False) -> dict:
         "DJANGO_SECRET_KEY": "bench-not-secret",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHAT_RATE_LIMIT_ENABLED": "0",
+        # No mail: seeding makes a token per user, and each new token is emailed (the console
+        # backend would write them into the seed script's JSON on stdout).
+        "EMAIL_URL": "dummymail://",
         "PYTHONPATH": str(PRODUCT_DIR),
     }
 
@@ -405,9 +494,57 @@ def uvicorn_argv(port: int, app: str) -> list[str]:
     ]  # fmt: skip
 
 
+def start_redis(procs: Procs, name: str) -> tuple[int, subprocess.Popen]:
+    """A throwaway redis-server on a free loopback port (no persistence), ready to serve."""
+    import redis
+
+    port = free_port()
+    argv = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--daemonize", "no",
+    ]  # fmt: skip
+    proc = procs.start(name, argv)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if redis.Redis(host=REDIS_HOST, port=port, socket_timeout=1).ping():
+                return port, proc
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = tail(proc.log)
+                raise RuntimeError(f"redis-server :{port} did not start:\n{log}") from None
+            time.sleep(0.05)
+
+
+def redis_counters(port: int) -> dict:
+    """CPU (``INFO cpu``, microsecond resolution) and command calls of one Redis server."""
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=port, socket_timeout=5)
+    cpu = client.info("cpu")
+    stats = client.info("commandstats")
+    client.close()
+    calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+    return {
+        "cpu_s": float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
+        "publishes": calls.get("publish", 0),
+        "commands": sum(calls.values()),
+    }
+
+
+def counters_delta(before: dict, after: dict) -> dict:
+    return {
+        "cpu_s": round(after["cpu_s"] - before["cpu_s"], 6),
+        "publishes": after["publishes"] - before["publishes"],
+        # INFO itself is a command: one per reading (two INFO calls each)
+        "commands": after["commands"] - before["commands"] - 2,
+    }
+
+
 def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deployment:
     """Two server processes of a variant. ``base+change`` names run an experiment variant:
     ``baseline+nohop`` / ``baseline+once`` (bench/baseline/baseline_chat/variants.py),
+    ``product-<layer>+shards<N>`` (the layer on N Redis servers of its own),
     ``product-<layer>+<patch>`` (bench/product_patches.py)."""
     base, _, change = name.partition("+")
     ports = [free_port(), free_port()]
@@ -442,12 +579,28 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
             starts.append(procs.start(f"{tag}-{i}", argv, env=env, cwd=HERE / "baseline"))
     elif base in ("product-core", "product-pubsub"):
         layer = base.split("-", 1)[1]
-        dep = Deployment(name, "product", ports)
+        dep = Deployment(name, "product", ports, layer=layer)
         env = product_env(layer, as_is=as_is)
         env["REDIS_KEY_PREFIX"] = "bench-" + tag  # groups, presence and cache of its own
         app = "project.asgi:application"
         server = product_daphne_argv
         changes = [c for c in change.split("+") if c]
+        for c in [c for c in changes if c.startswith("shards")]:
+            changes.remove(c)
+            count = int(c.removeprefix("shards") or 2)
+            query = CORE_LAYER_URL_QUERY if layer == "core" and not as_is else ""
+            for i in range(count):
+                port, proc = start_redis(procs, f"{tag}-redis-shard{i}")
+                dep.shard_ports.append(port)
+                dep.redis_procs.append(proc)
+            dep.aux_port, proc = start_redis(procs, f"{tag}-redis-aux")
+            dep.redis_procs.append(proc)
+            env["REDIS_URL"] = ",".join(
+                f"redis://{REDIS_HOST}:{port}/0{query}" for port in dep.shard_ports
+            )
+            env["PRESENCE_REDIS_URL"] = env["CACHE_REDIS_URL"] = (
+                f"redis://{REDIS_HOST}:{dep.aux_port}/0"
+            )
         if "uvicorn" in changes:  # the same application on uvicorn + websockets, not daphne
             server = uvicorn_argv
             changes.remove("uvicorn")
@@ -525,9 +678,9 @@ def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
     nxt = 0
     for w in profile.workloads:
         users_w = []
-        for slug in workload_rooms(w):
-            members = list(range(nxt, nxt + w.members))
-            nxt += w.members
+        for slug, size in zip(workload_rooms(w), w.room_sizes(), strict=True):
+            members = list(range(nxt, nxt + size))
+            nxt += size
             users_w += members
             rooms.append({"slug": slug, "members": members})
         first_user[w.name] = users_w
@@ -545,8 +698,8 @@ def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
 def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str]) -> list[dict]:
     socks = []
     k = 0
-    for slug in workload_rooms(w):
-        for _ in range(w.members):
+    for slug, size in zip(workload_rooms(w), w.room_sizes(), strict=True):
+        for _ in range(size):
             s = {"room": slug}
             if dep.protocol == "product":
                 s["token"] = tokens[users[k]]
@@ -582,17 +735,21 @@ class Bench:
         profile = self.profile
         global PRODUCT_DIR
         variants = self.args.variants
-        if any(v.startswith("product") for v in variants):
+        # Variants of a workload of their own (``Workload.variants``) start with it.
+        own = [v for w in profile.workloads for v in w.variants]
+        if any(v.startswith("product") for v in variants + own):
             PRODUCT_DIR, self.product_commit = snapshot_product(
                 self.args.product_src, self.logdir / "product"
             )
             self.log(f"product from {self.args.product_src} ({self.product_commit or PRODUCT_DIR})")
-        if any(v.startswith("product") for v in variants) and not product_available():
+        if any(v.startswith("product") for v in variants + own) and not product_available():
             self.notes.append(
                 "no product code (project/asgi.py, chat/services.py): product variants skipped"
             )
             self.log("product not in the tree yet: skipping product variants")
             variants = [v for v in variants if not v.startswith("product")]
+            for w in profile.workloads:
+                w.variants = tuple(v for v in w.variants if not v.startswith("product"))
         self.variants = variants
         if not self.args.redis_as_is:
             self.notes.append(
@@ -600,7 +757,8 @@ class Bench:
                 f" REDIS_URL{CORE_LAYER_URL_QUERY}: with redis-py 8's 5 s default socket timeout"
                 " an idle consumer dies after 5 s (BZPOPMIN blocks 5 s)"
             )
-        self.redis_pid = reset_redis()
+        # The shared Redis only for the run's own variants (workload deployments bring theirs).
+        self.redis_pid = reset_redis() if variants else None
         self.log(f"logs in {self.logdir}; redis pid {self.redis_pid}")
 
         self.deps = {}
@@ -610,7 +768,7 @@ class Bench:
                 self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
         tokens: list[str] = []
         plan, self.users = seed_plan(profile)
-        if any(v.startswith("product") for v in variants):
+        if any(v.startswith("product") for v in variants + own):
             self.log(f"product: fresh database {PG_DB}, migrate, seed {plan['users']} users")
             tokens = prepare_product_db(self.procs, plan)
         self.tokens = tokens
@@ -710,10 +868,13 @@ class Bench:
         (``burst``) that many messages written at once, spread over the rooms."""
         dep = self.deps[v]
         self.trial_id += 1
-        rate = deliveries_rate / w.members  # messages per second over all rooms
+        rate = deliveries_rate / w.mean_members()  # messages per second over all rooms
         pg = postgres_pids() if dep.protocol == "product" else []
+        own_redis = dep.own_redis()
+        k0 = {port: redis_counters(port) for port in own_redis}
         c0 = {pid: cpu_seconds(pid) for pid in dep.pids}
-        r0, g0, p0 = cpu_seconds(self.redis_pid), cpu_seconds(self.gen.pid), cpu_sum(pg)
+        g0, p0 = cpu_seconds(self.gen.pid), cpu_sum(pg)
+        r0 = cpu_seconds(self.redis_pid) if not own_redis else 0.0
         m0 = machine_busy_seconds()
         t0 = time.monotonic()
         if burst:
@@ -724,7 +885,11 @@ class Bench:
         reply = self.check(self.gen.call(**cmd, set=v, trial=self.trial_id), f"{v} trial")
         wall = time.monotonic() - t0
         replicas = sum(cpu_seconds(pid) - c0[pid] for pid in dep.pids)
-        redis_cpu = cpu_seconds(self.redis_pid) - r0
+        shards = {port: counters_delta(k0[port], redis_counters(port)) for port in own_redis}
+        if own_redis:
+            redis_cpu = sum(d["cpu_s"] for d in shards.values())
+        else:
+            redis_cpu = cpu_seconds(self.redis_pid) - r0
         server_cpu = replicas + redis_cpu
         loadgen_cpu = cpu_seconds(self.gen.pid) - g0
         pg_cpu = cpu_sum(pg) - p0
@@ -764,6 +929,17 @@ class Bench:
             "passed": passed,
             **{k: reply[k] for k in reply if k != "ok"},
         }
+        if own_redis:
+            # Per server (INFO cpu and commandstats deltas): the layer's shards in REDIS_URL
+            # order, then presence, rate limits and cache on their own server.
+            t["layer"] = dep.layer
+
+            def server(port: int) -> dict:
+                idle = dep.redis_idle_cpu.get(port, 0.0) * wall
+                return {"port": port, **shards[port], "idle_cpu_s": round(idle, 6)}
+
+            t["redis_shards"] = [server(port) for port in dep.shard_ports]
+            t["redis_aux"] = server(dep.aux_port)
         self.note_stragglers(v, reply)
         self.trials.append(t)
         self.log(
@@ -773,6 +949,10 @@ class Bench:
             f"{reply['delivered_unique']}/{reply['expected']}  "
             f"cpu {server_cpu:5.2f}s -> {fmt(t['deliveries_per_cpu_s'], 0)}/cpu-s  "
             f"{'ok' if passed else 'SATURATED'}"
+            + "".join(
+                f"  shard{i} {d['publishes']} pub {d['cpu_s']:.3f}s"
+                for i, d in enumerate(t.get("redis_shards", []))
+            )
         )
         time.sleep(min(0.3, self.profile.settle))
         return t
@@ -796,6 +976,24 @@ class Bench:
         self.connects.append({"workload": w.name, "settle_seconds": waited})
         self.log(f"{w.name}: servers quiet after {waited}s")
 
+    def measure_redis_idle(self, deps: list[Deployment]) -> None:
+        """What the deployments' own Redis servers burn with nothing sent, all at once: an
+        idle server is not free (cron at 10 Hz, the watchdog probing each shard every second),
+        and at a few hundred publishes per trial that is most of its CPU."""
+        ports = [(d, port) for d in deps for port in d.own_redis()]
+        if not ports:
+            return
+        window = self.profile.redis_idle_window
+        before = {port: redis_counters(port) for _, port in ports}
+        time.sleep(window)
+        for d, port in ports:
+            rate = (redis_counters(port)["cpu_s"] - before[port]["cpu_s"]) / window
+            d.redis_idle_cpu[port] = rate
+        self.log(
+            "idle Redis CPU (ms/s): "
+            + "  ".join(f"{d.name} {port} {1000 * d.redis_idle_cpu[port]:.2f}" for d, port in ports)
+        )
+
     def note_stragglers(self, v: str, reply: dict) -> None:
         """Late deliveries of the variant's previous trial (after its drain window): the
         trial's ``delivered_eventually`` tells late from lost."""
@@ -809,9 +1007,34 @@ class Bench:
                 return
 
     def run_workload(self, w: Workload) -> None:
+        """Connect every variant's sockets, then the ladder (or fixed rates); a workload with
+        variants of its own starts them first and stops them after."""
+        if not w.variants:
+            self._run_workload(w, self.variants)
+            return
+        started = []
+        try:
+            for v in w.variants:
+                self.deps[v] = start_deployment(self.procs, v, as_is=self.args.redis_as_is)
+                started.append(v)
+            for v in w.variants:
+                wait_deployment(self.deps[v])
+                d = self.deps[v]
+                self.log(
+                    f"started {v} on ports {d.ports} (pids {d.pids}),"
+                    f" layer on Redis {d.shard_ports}, presence and cache on {d.aux_port}"
+                )
+            time.sleep(self.profile.settle)
+            self._run_workload(w, list(w.variants))
+        finally:
+            for v in started:
+                d = self.deps[v]
+                self.procs.stop(d.procs + d.redis_procs)
+
+    def _run_workload(self, w: Workload, variants: list[str]) -> None:
         p = self.profile
         specs = []
-        for v in self.variants:
+        for v in variants:
             dep = self.deps[v]
             # Product users are seeded members: the server subscribes a socket to all of its
             # user's rooms before hello, so no join frame (whose reply carries the member list).
@@ -825,7 +1048,7 @@ class Bench:
                 }
             )
         many = self.gen.call(cmd="connect_many", sets=specs)
-        for v, r in zip(self.variants, many["replies"], strict=True):
+        for v, r in zip(variants, many["replies"], strict=True):
             self.connects.append({"workload": w.name, "variant": v, **r})
             self.log(
                 f"{w.name}: {v} connected {r['connected']} sockets in {r['seconds']}s"
@@ -833,7 +1056,7 @@ class Bench:
             )
         # A variant whose sockets could not all connect sits this workload out (noted).
         self.wv = []
-        for v, r in zip(self.variants, many["replies"], strict=True):
+        for v, r in zip(variants, many["replies"], strict=True):
             if r.get("ok"):
                 self.wv.append(v)
             else:
@@ -849,8 +1072,9 @@ class Bench:
             self.gen.call(
                 cmd="run", set=v, rate=min(20.0, w.rooms * 2.0), duration=0.5, drain=2.0, trial=0
             )
+        self.measure_redis_idle([self.deps[v] for v in self.wv])
 
-        if p.fixed is not None:
+        if p.fixed is not None or w.rates:
             self.run_fixed(w)
             self.close_sets()
             return
@@ -906,8 +1130,9 @@ class Bench:
     def run_fixed(self, w: Workload) -> None:
         p = self.profile
         n = 0
-        for _ in range(p.repeats):
-            for rate in p.fixed.get(w.name, []):
+        rates = w.rates or (p.fixed or {}).get(w.name, [])
+        for _ in range(w.repeats if w.rates else p.repeats):
+            for rate in rates:
                 order = self.wv[n % len(self.wv) :] + self.wv[: n % len(self.wv)]
                 n += 1
                 for v in order:
@@ -942,7 +1167,7 @@ class Bench:
                 "drain_seconds": p.drain,
                 "p99_target_ms": P99_TARGET_MS,
                 "idle_sockets": p.idle_sockets,
-                "workloads": [w.__dict__ for w in p.workloads],
+                "workloads": [dict(w.__dict__, mean_members=w.mean_members()) for w in p.workloads],
                 "wall_seconds": round(time.monotonic() - self.t_start, 1),
                 "notes": self.notes,
                 "connects": self.connects,
@@ -971,7 +1196,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    parser.add_argument("--variants", default=",".join(ALL_VARIANTS))
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help="comma list (default: the profile's, mostly all four; a workload with variants"
+        " of its own, such as shards, runs those too)",
+    )
     parser.add_argument(
         "--workloads", default=None, help="comma list of workload names (default: the profile's)"
     )
@@ -996,11 +1226,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to wait for another bench run (they share Redis DBs 10-12)",
     )
     args = parser.parse_args(argv)
+    profile = PROFILES[args.profile]
+    if args.variants is None:
+        args.variants = ",".join(ALL_VARIANTS if profile.variants is None else profile.variants)
     args.variants = [v for v in args.variants.split(",") if v]
     for v in args.variants:
         if v.partition("+")[0] not in ALL_VARIANTS:
             parser.error(f"unknown variant {v}")
-    profile = PROFILES[args.profile]
     if args.workloads:
         names = args.workloads.split(",")
         profile.workloads = [w for w in profile.workloads if w.name in names]
@@ -1030,13 +1262,19 @@ def main(argv: list[str] | None = None) -> int:
         bench.procs.stop_all()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    latest = out / "latest.json"
+    wall = results["meta"]["wall_seconds"]
+    merged = profile.merge and latest.exists()
+    if merged:  # the plots are of the ladder workloads, which this run left as they were
+        results = report.merge_results(json.loads(latest.read_text()), results)
+        bench.log(f"merged the {args.profile} run into the existing {latest}")
+    latest.write_text(json.dumps(results, indent=1) + "\n")
     print()
     print(report.table(results))
-    if not args.no_plots:
+    if not args.no_plots and not merged:
         for path in report.plots(results, out):
             print(f"wrote {path}")
-    print(f"wrote {out / 'latest.json'} in {results['meta']['wall_seconds']}s")
+    print(f"wrote {latest} in {wall}s")
     lock.close()
     return 0
 

@@ -61,3 +61,57 @@ def test_smoke_profile_delivers_everything_and_writes_the_summary(tmp_path):
     assert (tmp_path / "latency_cdf.png").stat().st_size > 0
     assert (tmp_path / "delivered_vs_offered.png").stat().st_size > 0
     assert "summary" in run.stdout
+
+
+def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_path):
+    """Two Redis shards against one in the same run, merged into an existing latest.json."""
+    committed = json.loads((REPO / "bench" / "results" / "latest.json").read_text())
+    (tmp_path / "latest.json").write_text(json.dumps(committed))
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--profile",
+            "shards-smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+
+    # The full run's figures are still there, untouched.
+    for key in SUMMARY_KEYS:
+        assert results["summary"][key] == committed["summary"][key]
+    assert results["saturation"] == committed["saturation"]
+    assert results["idle"] == committed["idle"]
+    old = [t for t in results["trials"] if t["workload"] != "shards"]
+    assert old == [t for t in committed["trials"] if t["workload"] != "shards"]
+    assert results["meta"]["merged"][-1]["profile"] == "shards-smoke"
+
+    shard_trials = [t for t in results["trials"] if t["workload"] == "shards"]
+    assert {t["variant"] for t in shard_trials} == {
+        "product-pubsub+shards1",
+        "product-pubsub+shards2",
+    }
+    for trial in shard_trials:
+        assert trial["delivered_unique"] == trial["expected"] > 0, trial
+        assert trial["duplicates"] == 0, trial
+    ids = [t["trial"] for t in results["trials"]]
+    assert len(ids) == len(set(ids))
+
+    summary = results["summary"]
+    two = summary["redis_shards"]["product-pubsub+shards2"]
+    assert len(two["publishes"]) == 2
+    assert all(n > 0 for n in two["publishes"]), two  # rooms landed on both servers
+    assert all(cpu > 0 for cpu in two["redis_cpu_s"]), two
+    assert summary["redis_shard_balance"] == round(min(two["publishes"]) / max(two["publishes"]), 3)
+    assert 0 < summary["redis_shard_balance"] <= 1
+    assert set(summary["deliveries_per_cpu_s_by_shards"]) == {"1", "2"}
+    assert all(v > 0 for v in summary["deliveries_per_cpu_s_by_shards"].values())
+    assert "redis_shard_balance" in summary["targets_met"]
+    assert "Redis shards" in run.stdout
