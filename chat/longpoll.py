@@ -111,8 +111,7 @@ def _take_slot(*, user: AbstractBaseUser, slot: str, timeout: float) -> None:
 
 
 def _free_slot(*, user_id: int, slot: str) -> None:
-    if settings.CHAT_MAX_LONG_POLLS_PER_USER > 0:
-        presence.backend().poll_slot_free(user_id, slot)
+    presence.backend().poll_slot_free(user_id, slot)
 
 
 def _release_connections() -> None:
@@ -246,8 +245,9 @@ async def poll(
     finally:
         # However the poll ends (an answer, the timeout, the client gone, an error),
         # shielded so that a cancelled request still frees its slot.
-        release = sync_to_async(_free_slot, thread_sensitive=False)
-        await asyncio.shield(release(user_id=user.pk, slot=slot))
+        if settings.CHAT_MAX_LONG_POLLS_PER_USER > 0:
+            release = sync_to_async(_free_slot, thread_sensitive=False)
+            await asyncio.shield(release(user_id=user.pk, slot=slot))
 
 
 async def _poll(

@@ -102,7 +102,8 @@ def test_waiting_polls_hold_no_thread_and_no_database_connection(
     headers = bearer(token_for(alice))
     # Without the connection pool (which keeps up to DATABASE_POOL_MAX_SIZE idle
     # connections by design) any connection a waiting poll held would show.
-    (replica,) = start_replicas(1, DATABASE_POOL="0")
+    # One user's forty polls: the cap (10 by default) raised, its slots still held.
+    (replica,) = start_replicas(1, DATABASE_POOL="0", CHAT_MAX_LONG_POLLS_PER_USER="40")
     url = f"{replica.http_url}/api/rooms/general/poll"
     assert requests.get(url, params={"timeout": 0}, headers=headers, timeout=10).ok
 

@@ -115,7 +115,9 @@ def password_for_replicas(user, raw: str) -> None:
 
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(raw, hasher.salt())
-    user.save(update_fields=["password"])
+    # update(), not save(): the account's first password, not a change that would
+    # revoke its API tokens and close its sockets (accounts/signals.py).
+    type(user).objects.filter(pk=user.pk).update(password=user.password)
 
 
 class WebSession:
