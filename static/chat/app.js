@@ -99,15 +99,21 @@ const banner = new Banner(() => conn.reconnectNow());
 const conn = new Connection({
   path: boot.ws_path || "/ws/",
   onFrame: (frame) => handlers[frame.type]?.(frame),
-  onState: ({ state, retryAt }) => {
+  onState: ({ state, retryAt, offline }) => {
     if (state === "open") return; // the hello handler sets "ready"/"syncing"
     if (state === "waiting") {
-      // Sends in flight are not failures yet: resync() retries them with the same client_id.
+      // Sends in flight are not failures: they wait, and resync() sends them
+      // again with the same client_id once the socket is back.
       for (const room of store.rooms.values()) {
-        for (const pending of room.pending.values()) clearTimeout(pending.timer);
+        for (const pending of room.pending.values()) {
+          if (pending.status !== "sending") continue;
+          clearTimeout(pending.timer);
+          pending.status = "waiting";
+          changed(room);
+        }
       }
     }
-    banner.set(state, { retryAt });
+    banner.set(state, { retryAt, offline });
   },
   checkSignedIn: async () => {
     try {
@@ -503,6 +509,7 @@ const composer = new Composer({
     if (!room) return false;
     const pending = store.addPending(room, body);
     transmit(conn, store, pending, changed);
+    conn.probe(); // a dead line is found out before the send would time out
     followNext = true;
     changed(room);
     return true;

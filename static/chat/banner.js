@@ -1,6 +1,7 @@
 // The connection banner: always tells the truth about the socket.
 //   connecting  first connection
-//   waiting     lost; counts down to the next attempt (with "Reconnect now")
+//   waiting     lost; counts down to the next attempt (with "Reconnect now");
+//               says so when the browser knows it has no network
 //   reconnecting / syncing  trying, then catching up missed messages
 //   online      hidden (after a reconnect "Back online" shows briefly)
 //   signed_out  the session ended; link to sign in
@@ -20,7 +21,7 @@ export class Banner {
     this.hideTimer = null;
   }
 
-  set(state, { retryAt } = {}) {
+  set(state, { retryAt, offline = false } = {}) {
     clearInterval(this.countdown);
     clearTimeout(this.hideTimer);
     this.root.dataset.connection = state;
@@ -37,7 +38,9 @@ export class Banner {
       case "waiting": {
         const tick = () => {
           const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-          setText(this.text, `Connection lost. Reconnecting in ${seconds} s…`);
+          setText(this.text, offline && !navigator.onLine
+            ? "Connection lost: you are offline. Messages you write wait and are sent when the network is back."
+            : `Connection lost. Reconnecting in ${seconds} s…`);
         };
         tick();
         this.countdown = setInterval(tick, 1000);

@@ -322,6 +322,9 @@ export class MessageList {
     if (pending.status === "sending") {
       return h("div", { class: "msg-status", role: "status" }, "Sending…");
     }
+    if (pending.status === "waiting") {
+      return h("div", { class: "msg-status", role: "status" }, "Waiting to send: it goes out when the connection is back.");
+    }
     return h("div", { class: "msg-status msg-status-failed" },
       h("span", {}, `Not sent${pending.error ? `: ${pending.error}` : "."} `),
       h("button", { type: "button", class: "btn btn-small", "data-action": "retry", "data-client-id": pending.client_id }, "Retry"),

@@ -10,11 +10,16 @@
 // client back in the same instant.
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15_000;
-// Idle NAT routers and proxies drop silent connections after about a minute;
-// a ping every 25 s keeps ours alive and proves the line still works.
-const PING_EVERY_MS = 25_000;
-// No frame at all for this long after a ping means a half-open socket.
-const PONG_TIMEOUT_MS = 10_000;
+// A dead line (Wi-Fi gone, a laptop lid closed, a proxy that forgot us) often
+// never reports "close": the socket looks open and sends vanish. So when the
+// line has been silent for PING_IDLE_MS a ping goes out, and no frame at all
+// within PONG_TIMEOUT_MS of it means the socket is dead: it is dropped and the
+// banner shows, at most about PING_IDLE_MS + PONG_TIMEOUT_MS (8 s) after the
+// line died. The browser's "offline" event drops it at once. A send also
+// probes the line (see probe()), so an unanswered send is found out in
+// PONG_TIMEOUT_MS, before it could be called a failure.
+const PING_IDLE_MS = 4_000;
+const PONG_TIMEOUT_MS = 4_000;
 // A request with no reply in this time is treated as lost.
 const REQUEST_TIMEOUT_MS = 15_000;
 // After this many failed attempts in a row, ask the HTTP side whether we are
@@ -61,7 +66,11 @@ export class Connection {
     this.pongTimer = null;
     this.lastFrameAt = 0;
     this.state = "idle";
-    addEventListener("online", () => this.reconnectNow());
+    addEventListener("online", () => {
+      if (this.state === "waiting") this.reconnectNow();
+      else this.probe();
+    });
+    addEventListener("offline", () => this.drop());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.state === "waiting") this.reconnectNow();
     });
@@ -187,7 +196,7 @@ export class Connection {
     clearTimeout(this.retryTimer);
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
-    this.setState("waiting", { retryAt: Date.now() + delay });
+    this.setState("waiting", { retryAt: Date.now() + delay, offline: this.offline });
     this.retryTimer = setTimeout(() => this.start(), delay);
     if (this.attempt >= AUTH_CHECK_AFTER) this.verifySignedIn();
   }
@@ -209,6 +218,11 @@ export class Connection {
     this.start();
   }
 
+  /** The browser says it has no network: nothing to try until its "online" event. */
+  get offline() {
+    return navigator.onLine === false;
+  }
+
   /** Forget the current socket at once (a half-open line may never report "close"). */
   drop() {
     const ws = this.ws;
@@ -227,18 +241,25 @@ export class Connection {
   startHeartbeat() {
     this.stopHeartbeat();
     this.pingTimer = setInterval(() => {
-      const sentAt = Date.now();
-      if (!this.send({ type: "ping" })) return;
-      clearTimeout(this.pongTimer);
-      this.pongTimer = setTimeout(() => {
-        if (this.lastFrameAt < sentAt) this.drop();
-      }, PONG_TIMEOUT_MS);
-    }, PING_EVERY_MS);
+      if (Date.now() - this.lastFrameAt >= PING_IDLE_MS) this.probe();
+    }, PING_IDLE_MS / 2);
+  }
+
+  /** Ping, and drop the socket if nothing at all comes back in PONG_TIMEOUT_MS. */
+  probe() {
+    if (this.pongTimer !== null) return; // a probe is already out
+    const sentAt = Date.now();
+    if (!this.send({ type: "ping" })) return;
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = null;
+      if (this.lastFrameAt < sentAt) this.drop();
+    }, PONG_TIMEOUT_MS);
   }
 
   stopHeartbeat() {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    this.pongTimer = null;
   }
 
   setState(state, extra = {}) {

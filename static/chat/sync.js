@@ -92,12 +92,15 @@ export async function resync(conn, store, { changed }) {
   }
   for (const room of store.rooms.values()) {
     for (const pending of room.pending.values()) {
-      if (pending.status === "sending") transmit(conn, store, pending, changed);
+      if (pending.status === "sending" || pending.status === "waiting") transmit(conn, store, pending, changed);
     }
   }
 }
 
-/** Put a pending message on the wire (again). Same client_id every time: never a duplicate. */
+/**
+ * Put a pending message on the wire (again). Same client_id every time: never
+ * a duplicate. Not connected: it is "waiting" (to send), not failed.
+ */
 export function transmit(conn, store, pending, changed) {
   pending.status = "sending";
   pending.error = "";
@@ -105,7 +108,10 @@ export function transmit(conn, store, pending, changed) {
   const sent = conn.isOpen && conn.send({
     type: "send", room: pending.room, body: pending.body, client_id: pending.client_id, ref: pending.client_id,
   });
-  if (!sent) return; // stays "sending"; resync() sends it once the socket is back
+  if (!sent) {
+    pending.status = "waiting"; // resync() sends it once the socket is back
+    return;
+  }
   pending.attempts += 1;
   pending.timer = setTimeout(() => {
     const found = store.findPending(pending.client_id);

@@ -122,7 +122,7 @@ class ChatPage:
                 id: li.dataset.id ? Number(li.dataset.id) : null,
                 author: li.querySelector('.msg-author')?.textContent ?? '',
                 text: li.querySelector('.msg-body')?.innerText.trim() ?? '',
-                pending: li.matches('.msg-sending, .msg-failed'),
+                pending: li.matches('.msg-sending, .msg-waiting, .msg-failed'),
             }))"""
         )
 

@@ -199,3 +199,81 @@ def test_join_lines_shortcuts_help_and_the_quick_switcher(
     expect(switcher).to_be_hidden()
     expect(olga.room_title).to_have_text("General")
     expect(olga.composer).to_be_focused()
+
+
+class Line:
+    """alice's network, between her page and the replica: up, or dead without a
+    word (frames vanish both ways and new sockets are refused), like Wi-Fi that
+    is gone. Playwright's set_offline alone does not touch open WebSockets."""
+
+    def __init__(self) -> None:
+        self.up = True
+
+    def route(self, ws) -> None:
+        if not self.up:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: self.up and server.send(message))
+        server.on_message(lambda message: self.up and ws.send(message))
+
+
+def signed_in_behind(line: Line, new_page, replica, username: str):
+    from tests.browser.chat import ChatPage
+
+    page = new_page(replica.http_url, username)
+    page.context.route_web_socket(re.compile(r"/ws/$"), line.route)
+    chat = ChatPage(page, username)
+    chat.sign_in(password=f"pw-{username}")
+    chat.expect_online()
+    return chat
+
+
+def test_a_dead_network_shows_within_seconds_and_what_was_written_waits_then_goes_once(
+    replicas, make_person, open_chat, new_page
+):
+    make_person("alice")
+    make_person("bob")
+    one, two = replicas
+    line = Line()
+    alice = signed_in_behind(line, new_page, one, "alice")
+    bob = open_chat("bob", two)
+    alice.send("before the cut")
+    bob.expect_message("before the cut")
+
+    # The network goes: the browser says so ("offline" event), the line is dead.
+    line.up = False
+    alice.page.context.set_offline(True)
+    expect(alice.banner).to_contain_text("you are offline", timeout=5_000)
+    alice.send("written while offline")
+    pending = alice.message("written while offline")
+    expect(pending.locator(".msg-status")).to_have_text(re.compile("^Waiting to send"))
+    expect(pending).not_to_contain_text("Not sent")
+    bob.send("bob meanwhile")
+
+    line.up = True
+    alice.page.context.set_offline(False)  # "online": it reconnects at once
+    alice.expect_online(timeout=10_000)
+    alice.expect_message("written while offline", author="alice")
+    alice.expect_message("bob meanwhile", author="bob")
+    bob.expect_message("written while offline", author="alice")
+    for person in (alice, bob):
+        shown = person.shown_messages()
+        # bob's was stored while alice was away, hers once she was back.
+        expected = ["before the cut", "bob meanwhile", "written while offline"]
+        assert [m["text"] for m in shown] == expected, person.username
+        assert len({m["id"] for m in shown}) == 3 and not any(m["pending"] for m in shown)
+
+    # A line that dies silently (the browser still thinks it is online) is found
+    # by the client's ping within seconds, not the 35 s it took before.
+    line.up = False
+    expect(alice.banner).to_contain_text("Connection lost", timeout=12_000)
+    alice.send("sent into the void")
+    expect(alice.message("sent into the void").locator(".msg-status")).to_have_text(
+        re.compile("^Waiting to send")
+    )
+    line.up = True
+    alice.page.get_by_role("button", name="Reconnect now").click()
+    alice.expect_online()
+    bob.expect_message("sent into the void", author="alice")
+    assert bob.shown_texts().count("sent into the void") == 1
