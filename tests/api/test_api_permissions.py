@@ -20,7 +20,6 @@ from django.test import Client
 from chat import services
 from chat.models import Membership, Message, Room
 
-
 ROLES = ("anonymous", "deactivated", "outsider", "member", "moderator", "owner", "staff")
 ACTOR = {
     "outsider": "eve",
@@ -349,9 +348,12 @@ def test_a_refused_write_changes_nothing(world):
     message_id = world["messages"]["secret"]
     assert client.delete(f"/api/messages/{message_id}").status_code == 403
     assert client.delete("/api/rooms/secret/members/tina").status_code == 403
-    assert client.patch(
-        "/api/rooms/secret", {"topic": "x"}, content_type="application/json"
-    ).status_code == 403
+    assert (
+        client.patch(
+            "/api/rooms/secret", {"topic": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
     assert not Message.objects.get(pk=message_id).deleted
     assert Membership.objects.filter(room__slug="secret", user__username="tina").exists()
     assert Room.objects.get(slug="secret").topic == ""

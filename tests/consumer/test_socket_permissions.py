@@ -50,9 +50,7 @@ MATRIX: dict[str, tuple[dict, dict[str, str]]] = {
     ),
     "send": (
         {"room": "secret", "body": "hello", "client_id": "c1"},
-        row(
-            outsider=HIDDEN, member="message", moderator="message", owner="message", staff=HIDDEN
-        ),
+        row(outsider=HIDDEN, member="message", moderator="message", owner="message", staff=HIDDEN),
     ),
     # Only the author edits; nobody here is tina.
     "edit": (
@@ -77,9 +75,7 @@ MATRIX: dict[str, tuple[dict, dict[str, str]]] = {
     ),
     "history": (
         {"room": "secret", "after": 0},
-        row(
-            outsider=HIDDEN, member="history", moderator="history", owner="history", staff=HIDDEN
-        ),
+        row(outsider=HIDDEN, member="history", moderator="history", owner="history", staff=HIDDEN),
     ),
     # Typing is a hint: the sender hears nothing back, unless the room is hidden.
     "typing": (
@@ -113,7 +109,9 @@ def _world(make_user, token_for) -> dict:
     }
     people["stan"].is_staff = True
     people["stan"].save(update_fields=["is_staff"])
-    room = services.room_create(creator=people["olga"], name="Secret", slug="secret", kind="private")
+    room = services.room_create(
+        creator=people["olga"], name="Secret", slug="secret", kind="private"
+    )
     for username in ("mona", "bob", "tina"):
         services.room_invite(by=people["olga"], room=room, username=username)
     Membership.objects.filter(room=room, user=people["mona"]).update(role="moderator")
