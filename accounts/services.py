@@ -93,6 +93,7 @@ def profile_update(
     """
     display_name = display_name_clean(display_name)
     profile = profile_ensure(user=user)
+    shown_before = (profile.display_name, profile.avatar.name if profile.avatar else "")
     profile.display_name = display_name
     replaced = profile.avatar.name if profile.avatar else ""
     if avatar is not None:
@@ -101,6 +102,9 @@ def profile_update(
     elif remove_avatar:
         profile.avatar = ""
     profile.save()
+    if (profile.display_name, profile.avatar.name if profile.avatar else "") != shown_before:
+        # Everyone who shares a room with the user sees the new name and picture live.
+        transaction.on_commit(partial(events.user_updated, user.pk), robust=True)
     if replaced and replaced != profile.avatar.name:
         transaction.on_commit(partial(profile.avatar.storage.delete, replaced))
     return profile

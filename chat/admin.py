@@ -86,9 +86,11 @@ class RoomAdmin(admin.ModelAdmin):
             )
         for membership in formset.new_objects:
             _invite(request, room=room, membership=membership)
-        for membership, _ in formset.changed_objects:
-            if membership.pk is not None:
-                membership.save(update_fields=["role"])
+        # A new owner first: handing the room over makes the old owner a moderator,
+        # which a change to the old owner's row in the same save may then adjust.
+        changed = [m for m, fields in formset.changed_objects if m.pk and "role" in fields]
+        for membership in sorted(changed, key=lambda m: m.role != Membership.Role.OWNER):
+            _set_role(request, room=room, membership=membership)
 
     def delete_model(self, request, obj: Room) -> None:
         _moderate(request, services.room_delete, by=request.user, room=obj)
@@ -108,8 +110,20 @@ def _invite(request, *, room: Room, membership: Membership) -> None:
         messages.error(request, f"{membership.user}: {error.detail}")
         return
     if added.role != membership.role:
-        added.role = membership.role
-        added.save(update_fields=["role"])
+        _set_role(request, room=room, membership=membership)
+
+
+def _set_role(request, *, room: Room, membership: Membership) -> None:
+    """Through the service: its rules hold here too, and members see `member_updated`."""
+    try:
+        services.member_role_set(
+            by=request.user,
+            room=room,
+            username=membership.user.get_username(),
+            role=membership.role,
+        )
+    except ClientError as error:
+        messages.error(request, f"{membership.user}: {error.detail}")
 
 
 @admin.register(Message)
@@ -163,7 +177,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Membership, form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)  # only the role can change
+            if "role" in form.changed_data:  # the only field that can change
+                _set_role(request, room=obj.room, membership=obj)
         else:
             _invite(request, room=obj.room, membership=obj)
 

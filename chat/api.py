@@ -1,4 +1,5 @@
-"""The chat part of the HTTP API: rooms, members, messages, long polling, direct rooms.
+"""The chat part of the HTTP API: rooms, members, roles, messages, long polling, direct
+rooms, and finding people to invite or write to.
 
 Views validate input, call one service or selector, and shape the output; the
 WebSocket consumer calls the same functions, so a message posted here is
@@ -16,8 +17,10 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError
 from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
+from accounts import selectors as people_selectors
 from accounts.api import UserOut, errors
-from chat import longpoll, presence, selectors, services
+from chat import longpoll, presence, ratelimit, selectors, services
+from chat.errors import ClientError
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
 # Rooms a user may not see answer 404, like rooms that do not exist.
@@ -76,6 +79,12 @@ class MemberOut(UserOut):
 
 class UsernameIn(Schema):
     username: str
+
+
+class RoleIn(Schema):
+    role: Literal["owner", "moderator", "member"] = Field(
+        description="`owner` hands the room over: the old owner becomes a moderator."
+    )
 
 
 class MessageOut(Schema):
@@ -310,6 +319,29 @@ def member_remove(request: HttpRequest, slug: RoomSlug, username: Username) -> S
     return Status(204, None)
 
 
+@router.patch(
+    "/rooms/{slug}/members/{username}",
+    response={200: MemberOut, **errors(403, 404)},
+    tags=["rooms"],
+    summary="Change a member's role",
+)
+def member_role_set(
+    request: HttpRequest, slug: RoomSlug, username: Username, payload: RoleIn
+) -> dict:
+    """The owner (or staff) makes a member a moderator or a plain member again, or
+    hands the room over with `owner` (the old owner becomes a moderator).
+
+    403: not the owner or staff, one's own role, the owner's role (hand the room
+    over instead), a direct room. 404: not a member. An unknown role is a 422. The
+    room's members see `member_updated` live, on every replica; answers the member.
+    """
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    membership = services.member_role_set(
+        by=request.auth, room=room, username=username, role=payload.role
+    )
+    return selectors.member_payload(membership, presence.backend().online([membership.user_id]))
+
+
 @router.post(
     "/rooms/{slug}/read",
     response={200: ReadOut, **errors(403, 404)},
@@ -440,3 +472,57 @@ def direct_room_open(request: HttpRequest, payload: UsernameIn) -> Status:
     """
     room, created = services.direct_room_open(user=request.auth, username=payload.username)
     return Status(201 if created else 200, selectors.room_detail(room=room, user=request.auth))
+
+
+# People
+# ------------------------------------------------------------------------------
+
+
+class PeopleQuery(Schema):
+    q: str = Field(
+        min_length=1,
+        max_length=80,
+        description="Part of a username or display name, any case.",
+    )
+    after: str | None = Field(
+        None,
+        max_length=150,
+        description="The cursor: people whose username sorts after this one (`X-Next-Cursor`).",
+    )
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description=f"Default {settings.CHAT_PEOPLE_SEARCH_PAGE_SIZE}, "
+        f"at most {settings.CHAT_PEOPLE_SEARCH_MAX_PAGE_SIZE}.",
+    )
+
+
+@router.get(
+    "/users",
+    response={200: list[UserOut], **errors(429)},
+    tags=["people"],
+    summary="Find people",
+)
+def people_search(
+    request: HttpRequest, response: HttpResponse, query: Query[PeopleQuery]
+) -> list[dict]:
+    """Active people (not me) whose username or display name contains `q`, any case,
+    by username: for inviting someone or starting a direct conversation.
+
+    Each is `{username, display_name, avatar_url}`, what any member already sees;
+    never an email address. More pages: `X-Next-Cursor` and `Link`, as for
+    `GET /api/rooms`. Rate limited per user (429, CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE).
+    """
+    q = query.q.strip()
+    if not q or "\x00" in q or (query.after is not None and "\x00" in query.after):
+        raise ClientError("invalid", "q must be some text, without NUL characters.")
+    if not ratelimit.take_token(request.auth.pk, "people_search"):
+        raise ClientError("rate_limited", "You are searching too fast; wait a moment.")
+    people, cursor = people_selectors.people_search(
+        viewer=request.auth, q=q, after=query.after, limit=query.limit
+    )
+    if cursor is not None:
+        params = {"q": q, "after": cursor, "limit": people_selectors.people_limit(query.limit)}
+        response["X-Next-Cursor"] = cursor
+        response["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
+    return people

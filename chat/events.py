@@ -20,7 +20,9 @@ from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count
 
 from accounts.identity import user_payload
 from chat import metrics
@@ -91,6 +93,44 @@ def member_joined(membership: Membership) -> None:
 
 def member_left(room: Room, user: AbstractBaseUser) -> None:
     to_room(room, {"type": "member_left", "room": room.slug, "user": user_payload(user)})
+
+
+def member_updated(membership: Membership) -> None:
+    """A member's role changed: members redraw the badge and the actions they offer."""
+    from chat import presence
+    from chat.selectors import member_payload
+
+    online = presence.backend().online([membership.user_id])
+    frame = {
+        "type": "member_updated",
+        "room": membership.room.slug,
+        "user": member_payload(membership, online),
+        "role": membership.role,
+    }
+    to_room(membership.room, frame)
+
+
+def user_updated(user_id: int) -> None:
+    """A user's display name or avatar changed: every room they are in hears of it,
+    so names and pictures change in place on every replica.
+
+    Rooms of more than CHAT_PRESENCE_ROOM_MAX_MEMBERS members are left out, as for
+    presence: there one change would cost a frame per member. Clients there pick
+    the new name and picture up from the user's next message (every message
+    carries its author) and from the member list when they open the room.
+    """
+    user = get_user_model().objects.select_related("profile").filter(pk=user_id).first()
+    if user is None:
+        return
+    person = user_payload(user)
+    rooms = (
+        Room.objects.filter(pk__in=Membership.objects.filter(user_id=user_id).values("room_id"))
+        .annotate(member_count=Count("memberships"))
+        .filter(member_count__lte=settings.CHAT_PRESENCE_ROOM_MAX_MEMBERS)
+        .only("pk", "slug")
+    )
+    for room in rooms:
+        to_room(room, {"type": "user_updated", "room": room.slug, "user": person})
 
 
 def room_added(user: AbstractBaseUser, room: Room) -> None:

@@ -11,6 +11,9 @@ to ``burst`` tokens; its settings (project/settings.py):
 - ``dm``: new direct rooms, CHAT_RATE_LIMIT_DMS_PER_MINUTE (20) / _DMS_BURST (10).
 - ``mention_email``: @mention emails to one recipient, CHAT_MENTION_EMAILS_PER_HOUR (20)
   / CHAT_MENTION_EMAILS_BURST (10); keyed by the recipient, not the sender.
+- ``people_search``: people-picker searches (GET /api/users),
+  CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE (60) / _BURST (20): a picker asks once
+  per pause in typing, and the directory cannot be scraped quickly.
 
 CHAT_RATE_LIMIT_ENABLED=0 turns every bucket off.
 """
@@ -23,7 +26,7 @@ from django.conf import settings
 
 from chat.redis_client import get_redis, key
 
-Bucket = Literal["post", "room_create", "invite", "dm", "mention_email"]
+Bucket = Literal["post", "room_create", "invite", "dm", "mention_email", "people_search"]
 
 # Refill and take one token atomically; Redis' own clock, so replicas agree.
 _TAKE_TOKEN = """
@@ -63,6 +66,10 @@ def bucket_limits(bucket: Bucket) -> tuple[float, int]:
         return settings.CHAT_RATE_LIMIT_DMS_PER_MINUTE / 60, settings.CHAT_RATE_LIMIT_DMS_BURST
     if bucket == "mention_email":
         return settings.CHAT_MENTION_EMAILS_PER_HOUR / 3600, settings.CHAT_MENTION_EMAILS_BURST
+    if bucket == "people_search":
+        return settings.CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE / 60, (
+            settings.CHAT_RATE_LIMIT_PEOPLE_SEARCH_BURST
+        )
     raise ValueError(f"unknown rate-limit bucket {bucket!r}")
 
 

@@ -190,6 +190,56 @@ def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
     _on_commit(events.member_left, room, target)
 
 
+ROLES = frozenset(Membership.Role.values)
+
+
+@transaction.atomic
+def member_role_set(
+    *, by: AbstractBaseUser, room: Room, username: object, role: object
+) -> Membership:
+    """Make a member a moderator or a plain member, or hand them the room (role "owner").
+
+    Only the owner (or staff) changes roles. Handing over ownership makes the old
+    owner a moderator, so a room always has exactly one owner; for the same reason
+    nobody changes their own role, and the owner's only changes by handing the
+    room to someone else. Direct rooms have no roles. The room's members get
+    `member_updated` for every membership that changed, on every replica.
+    """
+    if room.kind == Room.Kind.DIRECT:
+        raise ClientError("forbidden", "Direct conversations have no roles.")
+    if not isinstance(role, str) or role not in ROLES:
+        raise ClientError("invalid", "role must be 'owner', 'moderator' or 'member'.")
+    # One role change per room at a time: two simultaneous handovers cannot leave two owners.
+    Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").first()
+    if not _is_owner_or_staff(by, room):
+        raise ClientError("forbidden", "Only the room's owner may change roles.")
+    target = None
+    if isinstance(username, str) and username and "\x00" not in username:
+        target = get_user_model().objects.filter(username=username).first()
+    membership = membership_of(user=target, room=room) if target else None
+    if membership is None:
+        raise ClientError("not_found", "That user is not a member.")
+    if target.pk == by.pk:
+        raise ClientError(
+            "forbidden", "You cannot change your own role; hand the room to someone else instead."
+        )
+    if membership.role == role:
+        return membership
+    if membership.role == Membership.Role.OWNER:
+        raise ClientError(
+            "forbidden", "The owner's role changes only by handing the room to someone else."
+        )
+    if role == Membership.Role.OWNER:
+        for previous in Membership.objects.filter(room=room, role=Membership.Role.OWNER):
+            previous.role = Membership.Role.MODERATOR
+            previous.save(update_fields=["role"])
+            _on_commit(events.member_updated, previous)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    _on_commit(events.member_updated, membership)
+    return membership
+
+
 def _is_owner_or_staff(user: AbstractBaseUser, room: Room) -> bool:
     membership = membership_of(user=user, room=room)
     is_owner = membership is not None and membership.role == Membership.Role.OWNER
