@@ -3,9 +3,17 @@
 import nh3
 from markdown_it import MarkdownIt
 
-_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False}).enable(
-    ["strikethrough", "table"]
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": True}).enable(
+    ["strikethrough", "table", "linkify"]
 )
+# Bare URLs become links (linkify-it-py). Its own rules also link "ftp:" and
+# protocol-relative "//host" URLs, and guess links from bare names ("settings.py"
+# would become http://settings.py): drop those, so what it links is a URL
+# written with http:// or https://, or an email address (as mailto:), the
+# schemes nh3 below lets through anyway. nh3 stays the only sanitiser.
+_markdown.linkify.add("ftp:", None)
+_markdown.linkify.add("//", None)
+_markdown.linkify.set({"fuzzy_link": False})
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",

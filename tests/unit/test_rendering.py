@@ -20,6 +20,40 @@ def test_links_open_safely():
     assert 'rel="noopener noreferrer nofollow"' in html
 
 
+def test_bare_urls_become_links_that_open_safely():
+    html = render_markdown("the runbook: https://example.com/run?b=1&c=2, and mail ana@example.com")
+    assert (
+        '<a href="https://example.com/run?b=1&amp;c=2" target="_blank" '
+        'rel="noopener noreferrer nofollow">https://example.com/run?b=1&amp;c=2</a>,' in html
+    )
+    assert '<a href="mailto:ana@example.com"' in html
+    assert render_markdown("http://a.example").count('target="_blank"') == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "ftp://files.example/x",
+        "//evil.example/x",
+        "edit settings.py and www.example.com",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "`https://in.code.example`",
+        "    https://indented.code.example",
+    ],
+)
+def test_only_http_https_and_mail_are_linked(body):
+    assert "<a " not in render_markdown(body)
+
+
+def test_a_linked_url_cannot_carry_markup():
+    html = render_markdown('https://x.example/"onmouseover="alert(1)<script>alert(2)</script>')
+    assert "<script" not in html
+    (tag,) = re.findall(r"<a [^>]*>", html)
+    # The quote is percent-encoded inside href; no attribute beyond these three.
+    assert re.fullmatch(r'<a href="[^"]*" target="_blank" rel="noopener noreferrer nofollow">', tag)
+
+
 @pytest.mark.parametrize(
     "body",
     [
