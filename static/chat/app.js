@@ -14,7 +14,7 @@ import { forgetDrafts, loadDraft, saveDraft } from "./drafts.js";
 import { displayName, truncate } from "./format.js";
 import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
-import { removeMember } from "./moderation.js";
+import { canDeleteOthers, removeMember, setRole } from "./moderation.js";
 import { MessageList } from "./render.js";
 import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
@@ -178,6 +178,11 @@ const handlers = {
     const room = message && store.rooms.get(message.room);
     if (!room) return;
     const own = store.isMe(message.author);
+    // Rooms too large for `user_updated` learn a new name or picture from the next message.
+    const known = room.members.get(message.author?.username);
+    if (known && (known.display_name !== message.author.display_name || known.avatar_url !== message.author.avatar_url)) {
+      applyUser(message.author);
+    }
     if (!room.loaded) {
       // Not shown yet: count it; the latest page arrives when the room is opened.
       room.lastMessageId = Math.max(room.lastMessageId, message.id);
@@ -265,6 +270,21 @@ const handlers = {
     changed(room);
   },
 
+  member_updated(frame) {
+    // A role changed: the badge, and (when it is mine) which actions this page offers.
+    const room = store.rooms.get(asRoom(frame.room).slug);
+    const user = asUser(frame.user);
+    if (!room || !user.username) return;
+    const role = frame.role || user.role;
+    room.members.set(user.username, { online: false, ...room.members.get(user.username), ...user, role });
+    if (store.isMe(user)) announce(`You are now ${role === "member" ? "a member" : `the ${role}`} of ${room.name}.`);
+    changed(room);
+  },
+
+  user_updated(frame) {
+    applyUser(asUser(frame.user));
+  },
+
   room_added(frame) {
     const room = store.upsertRoom(frame.room);
     changed(room);
@@ -297,6 +317,48 @@ const handlers = {
     composer.showError(text);
   },
 };
+
+/**
+ * Someone's display name or avatar changed (`user_updated`, or a newer author
+ * on a message): their messages, member entries, typing line and direct
+ * conversation's name follow in place.
+ */
+function applyUser(user) {
+  const { username } = user;
+  if (!username || user.display_name === undefined) return;
+  const person = { username, display_name: user.display_name, avatar_url: user.avatar_url };
+  const differs = (known) => known.display_name !== person.display_name || known.avatar_url !== person.avatar_url;
+  let touched = false;
+  for (const room of store.rooms.values()) {
+    const member = room.members.get(username);
+    if (member && differs(member)) {
+      room.members.set(username, { ...member, ...person });
+      touched = true;
+    }
+    for (const [index, message] of room.messages.entries()) {
+      if (message.author?.username !== username || !differs(message.author)) continue;
+      const updated = { ...message, author: { ...message.author, ...person } };
+      room.messages[index] = updated;
+      room.byId.set(updated.id, updated);
+      touched = true;
+    }
+    const typing = room.typing.get(username);
+    if (typing) typing.user = { ...typing.user, ...person };
+    if (room.kind === "direct" && room.peer === username && room.name !== person.display_name) {
+      room.name = person.display_name;
+      if (room === store.current) composer.setRoom(room);
+      touched = true;
+    }
+  }
+  if (store.isMe(person) && differs(store.me)) {
+    Object.assign(store.me, person);
+    setText(byId("me-name"), displayName(store.me));
+    const avatar = document.querySelector(".sidebar-footer .avatar");
+    if (avatar && person.avatar_url) avatar.src = person.avatar_url;
+    touched = true;
+  }
+  if (touched) schedule({ sidebar: true, list: true, members: true, typing: true });
+}
 
 // ### Rooms ###
 
@@ -455,6 +517,12 @@ const members = new Members(store, {
     room.members.delete(username);
     changed(room);
   },
+  async role(username, role) {
+    const room = store.current;
+    if (!room) return;
+    await setRole(room, username, role);
+    // `member_updated` follows (two of them when the room is handed over) and redraws the list.
+  },
 });
 
 const roomSettings = new RoomSettings(store, {
@@ -499,6 +567,7 @@ const list = new MessageList(
       composer.focus();
     },
     showError: (text) => composer.showError(text),
+    canDeleteOthers: (room) => canDeleteOthers(store, room),
     focusComposer: () => composer.focus(),
   },
 );
@@ -647,6 +716,16 @@ addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") markReadSoon();
   schedule({ sidebar: true }); // the title counts the open room only while the tab is hidden
+});
+
+// Notices from the server-rendered side (templates/chat/app.html): dismissed by hand.
+document.getElementById("app-flash")?.addEventListener("click", (event) => {
+  const item = event.target.closest(".flash-close")?.closest("li");
+  if (!item) return;
+  const list = item.parentElement;
+  item.remove();
+  if (!list.children.length) list.remove();
+  composer.focus();
 });
 
 fillIcons();
