@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -7,3 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import signals  # noqa: F401 - connects the receivers
+        from accounts.sites import sync_site_after_migrate
+
+        post_migrate.connect(sync_site_after_migrate, sender=self, dispatch_uid="sync_site")

@@ -74,8 +74,10 @@ def _email(message: Message, recipient: AbstractBaseUser) -> None:
         excerpt += "…"
     link = f"{settings.CHAT_SITE_URL.rstrip('/')}/#/r/{room.slug}"
     send_mail(
-        subject=f"{author} mentioned you in {where}",
-        message=f"{author} wrote in {where}:\n\n{excerpt}\n\nReply: {link}\n",
+        subject=f"[{settings.SITE_NAME}] {author} mentioned you in {where}",
+        message=(
+            f"{author} wrote in {where} on {settings.SITE_NAME}:\n\n{excerpt}\n\nReply: {link}\n"
+        ),
         from_email=None,
         recipient_list=[recipient.email],
     )

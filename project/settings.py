@@ -6,6 +6,7 @@ switch to PostgreSQL and Redis, which is what several daphne replicas share.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -295,6 +296,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 CHAT_MENTION_EMAILS = env.bool("CHAT_MENTION_EMAILS", True)
 # The public address of the app, for links in emails.
 CHAT_SITE_URL = env.str("CHAT_SITE_URL", default="http://localhost:8000")
+# What mail calls the product ("[Chat] Password reset") and its host (accounts/sites.py).
+SITE_NAME = env.str("SITE_NAME", default="Chat")
+SITE_DOMAIN = env.str("SITE_DOMAIN", default=urlsplit(CHAT_SITE_URL).netloc or "localhost:8000")
 
 # CHAT
 # ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_only_offline_members_with_an_address_are_emailed(make_user, default_roo
     assert mention_notify(message_id=message.id) == ["bob"]
     (email,) = mailoutbox
     assert email.to == ["bob@example.com"]
-    assert email.subject == "alice mentioned you in #General"
+    assert email.subject == "[Chat] alice mentioned you in #General"
     assert "see this" in email.body
     assert "/#/r/general" in email.body
 
@@ -79,7 +79,7 @@ def test_the_worker_process_emails_a_mention_queued_before_it_started(
     assert len(emails) == 1, output
     text = emails[0].read_text()
     assert "To: bob@example.com" in text
-    assert "Subject: alice mentioned you in #General" in text
+    assert "Subject: [Chat] alice mentioned you in #General" in text
     assert "the build is green" in text
 
 
