@@ -1,6 +1,7 @@
 // Modal dialogs (native <dialog>: focus is trapped, Escape closes, focus
 // returns to the opener): browse public rooms, create a room, invite
-// someone, start a direct conversation.
+// someone, start a direct conversation. The last two find people by name
+// as one types (PeoplePicker, GET /api/users).
 
 import { api } from "./api.js";
 import { byId, h, setText } from "./dom.js";
@@ -9,6 +10,140 @@ import { icon } from "./icons.js";
 
 const BROWSE_PAGE_SIZE = 200; // the API's largest page by default
 const BROWSE_PAGES = 10;
+// The people picker asks once typing pauses this long, for this many suggestions.
+const PEOPLE_DEBOUNCE_MS = 200;
+const PEOPLE_SHOWN = 8;
+
+/**
+ * A combobox (WAI-ARIA's pattern): typing suggests people whose name or
+ * username matches; ArrowDown/ArrowUp move through them, Enter or a click
+ * picks one, Escape closes the list (a second Escape closes the dialog).
+ * Enter with no suggestion chosen submits what was typed, as before.
+ */
+class PeoplePicker {
+  constructor(input, onPick) {
+    this.input = input;
+    this.onPick = onPick;
+    this.people = [];
+    this.active = -1;
+    this.timer = null;
+    this.seq = 0;
+    const id = `${input.id}-people`;
+    this.list = h("ul", { class: "people-list", id, role: "listbox", "aria-label": "People" });
+    this.list.hidden = true;
+    this.status = h("p", { class: "people-status", role: "status" });
+    input.after(this.list, this.status);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", id);
+    input.setAttribute("aria-expanded", "false");
+    input.addEventListener("input", () => this.typed());
+    input.addEventListener("keydown", (event) => this.key(event));
+    input.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+    // mousedown, not click: picking must not blur the input first.
+    this.list.addEventListener("mousedown", (event) => {
+      const option = event.target.closest('[role="option"]');
+      if (!option) return;
+      event.preventDefault();
+      this.pick(Number(option.dataset.index));
+    });
+  }
+
+  reset() {
+    clearTimeout(this.timer);
+    this.seq += 1;
+    this.people = [];
+    this.close();
+    setText(this.status, "");
+  }
+
+  typed() {
+    clearTimeout(this.timer);
+    const q = this.input.value.trim();
+    if (!q) {
+      this.reset();
+      return;
+    }
+    this.timer = setTimeout(() => this.search(q), PEOPLE_DEBOUNCE_MS);
+  }
+
+  async search(q) {
+    const seq = (this.seq += 1);
+    let people;
+    try {
+      people = await api("GET", `/users?q=${encodeURIComponent(q)}&limit=${PEOPLE_SHOWN}`);
+    } catch (error) {
+      if (seq !== this.seq) return;
+      this.people = [];
+      this.close();
+      setText(this.status, error.status === 429 ? "Searching too fast; wait a moment." : `Could not search: ${error.detail}`);
+      return;
+    }
+    if (seq !== this.seq || document.activeElement !== this.input) return;
+    this.people = people || [];
+    this.active = -1;
+    setText(this.status, this.people.length ? "" : `No one matches “${q}”.`);
+    this.render();
+  }
+
+  render() {
+    this.list.replaceChildren(...this.people.map((person, index) => h("li", {
+      role: "option",
+      id: `${this.list.id}-${index}`,
+      class: "people-option",
+      "data-index": String(index),
+      "aria-selected": String(index === this.active),
+    },
+    h("img", { class: "avatar", src: person.avatar_url || "", alt: "", width: 24, height: 24 }),
+    h("span", { class: "people-name" }, person.display_name || person.username),
+    h("span", { class: "people-username" }, `@${person.username}`))));
+    const open = this.people.length > 0;
+    this.list.hidden = !open;
+    this.input.setAttribute("aria-expanded", String(open));
+    if (this.active >= 0) this.input.setAttribute("aria-activedescendant", `${this.list.id}-${this.active}`);
+    else this.input.removeAttribute("aria-activedescendant");
+    this.list.children[this.active]?.scrollIntoView({ block: "nearest" });
+  }
+
+  close() {
+    this.active = -1;
+    this.list.hidden = true;
+    this.input.setAttribute("aria-expanded", "false");
+    this.input.removeAttribute("aria-activedescendant");
+  }
+
+  key(event) {
+    const open = !this.list.hidden && this.people.length > 0;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!this.people.length) return;
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      this.active = open ? (this.active + step + this.people.length) % this.people.length : 0;
+      this.render();
+    } else if (event.key === "Enter" && open && this.active >= 0) {
+      event.preventDefault();
+      this.pick(this.active);
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault(); // closes the list only, not the dialog
+      event.stopPropagation();
+      this.close();
+    }
+  }
+
+  pick(index) {
+    const person = this.people[index];
+    if (!person) return;
+    this.input.value = person.username;
+    this.reset();
+    this.onPick(person);
+  }
+
+  /** How to name someone in a message: "Ben Okoro (@bokoro)" when picked, else as typed. */
+  label(username) {
+    const person = this.chosen?.username === username ? this.chosen : null;
+    return person && person.display_name !== username ? `${person.display_name} (@${username})` : username;
+  }
+}
 
 function wire(dialogId, openerId, onOpen) {
   const dialog = byId(dialogId);
@@ -142,8 +277,13 @@ export function setUpDialogs(store, on) {
   const inviteError = byId("invite-error");
   const inviteOk = byId("invite-ok");
   const inviteTitle = byId("invite-title");
+  const invitePicker = new PeoplePicker(inviteInput, (person) => {
+    invitePicker.chosen = person;
+    inviteForm.requestSubmit();
+  });
   wire("invite-dialog", "invite-open", () => {
     inviteForm.reset();
+    invitePicker.reset();
     setText(inviteError, "");
     setText(inviteOk, "");
     const room = on.currentRoom();
@@ -151,6 +291,7 @@ export function setUpDialogs(store, on) {
   });
   inviteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
+    invitePicker.reset();
     const room = on.currentRoom();
     const username = inviteInput.value.trim();
     setText(inviteError, "");
@@ -158,11 +299,13 @@ export function setUpDialogs(store, on) {
     if (!room || !username) return;
     try {
       await api("POST", `/rooms/${encodeURIComponent(room.slug)}/members`, { username });
-      setText(inviteOk, `Invited ${username}.`);
+      setText(inviteOk, `Invited ${invitePicker.label(username)}.`);
       inviteInput.value = "";
       inviteInput.focus();
     } catch (error) {
-      setText(inviteError, error.status === 404 ? `There is no user called ${username}.` : error.detail);
+      setText(inviteError, error.status === 404
+        ? `There is no user called ${username}. Type part of their name and pick them from the list.`
+        : error.detail);
     }
   });
 
@@ -170,19 +313,24 @@ export function setUpDialogs(store, on) {
   const dmForm = byId("dm-form");
   const dmInput = byId("dm-username");
   const dmError = byId("dm-error");
+  const dmPicker = new PeoplePicker(dmInput, () => dmForm.requestSubmit());
   const dm = wire("dm-dialog", "dm-open", () => {
     dmForm.reset();
+    dmPicker.reset();
     setText(dmError, "");
   });
   dmForm.addEventListener("submit", async (event) => {
     event.preventDefault();
+    dmPicker.reset();
     const username = dmInput.value.trim();
     if (!username) return;
     try {
       await on.direct(username);
       dm.close();
     } catch (error) {
-      setText(dmError, error.code === "not_found" ? `There is no user called ${username}.` : error.detail || error.message);
+      setText(dmError, error.code === "not_found"
+        ? `There is no user called ${username}. Type part of their name and pick them from the list.`
+        : error.detail || error.message);
     }
   });
 }

@@ -44,3 +44,22 @@ export function removeMember(room, username) {
 export function changeRoom(room, changes) {
   return api("PATCH", roomPath(room), changes);
 }
+
+/** Deleting others' messages: the owner, moderators and staff (never in direct rooms). */
+export function canDeleteOthers(store, room) {
+  return canModerate(store, room);
+}
+
+/**
+ * Roles change by the owner (or staff) only, never one's own and never the
+ * owner's (the owner hands the room over instead); direct rooms have none.
+ */
+export function canChangeRole(store, room, member) {
+  if (!room || room.kind === "direct" || store.isMe(member) || member.role === "owner") return false;
+  return Boolean(store.me.is_staff) || myRole(store, room) === "owner";
+}
+
+/** PATCH {role}: "moderator", "member", or "owner" (hands the room over). Members get `member_updated`. */
+export function setRole(room, username, role) {
+  return api("PATCH", `${roomPath(room)}/members/${encodeURIComponent(username)}`, { role });
+}

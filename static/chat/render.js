@@ -260,15 +260,18 @@ export class MessageList {
     const editing = message.id !== null && this.editingId === message.id;
     const confirming = message.id !== null && this.confirmDeleteId === message.id;
     const expanded = message.id !== null && this.expanded.has(message.id);
+    // Owners and moderators delete others' messages too (docs/social.md).
+    const moderating = !row.own && !pending && Boolean(this.on.canDeleteOthers?.(this.room));
     const state = el._state;
     if (
       state.message === message && state.continued === row.continued && state.editing === editing
       && state.confirming === confirming && state.status === pending?.status && state.error === pending?.error
-      && state.expanded === expanded
+      && state.expanded === expanded && state.moderating === moderating
     ) return;
     const refocus = el.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     el._state = {
       message, continued: row.continued, editing, confirming, status: pending?.status, error: pending?.error, expanded,
+      moderating,
     };
     el.className = "msg";
     el.classList.toggle("msg-continued", row.continued);
@@ -278,7 +281,7 @@ export class MessageList {
       el.dataset.id = String(message.id);
       el.id = `msg-${message.id}`;
     }
-    el.replaceChildren(...this.contents(row, editing, confirming));
+    el.replaceChildren(...this.contents(row, editing, confirming, moderating));
     if (editing) {
       const textarea = el.querySelector("textarea");
       if (textarea && !state.editing) {
@@ -290,7 +293,7 @@ export class MessageList {
     }
   }
 
-  contents(row, editing, confirming) {
+  contents(row, editing, confirming, moderating) {
     const { message, pending, date } = row;
     const author = displayName(message.author);
     const time = h("time", { datetime: message.created_at, title: fullLabel(date) }, timeLabel(date));
@@ -315,6 +318,7 @@ export class MessageList {
     if (pending) main.append(this.pendingStatus(pending));
     const parts = [h("div", { class: "msg-gutter" }, avatar), main];
     if (row.own && !pending && !editing) parts.push(this.actions(message, confirming));
+    else if (moderating) parts.push(this.moderatorActions(message, confirming));
     return parts;
   }
 
@@ -347,6 +351,25 @@ export class MessageList {
         icon("edit", 16)),
       h("button", { type: "button", class: "icon-button", "data-action": "delete", "aria-label": `Delete your message from ${when}`, title: "Delete" },
         icon("trash", 16)),
+    );
+  }
+
+  /** On someone else's message: delete only, confirmed inline like one's own. */
+  moderatorActions(message, confirming) {
+    const author = displayName(message.author);
+    if (confirming) {
+      return h("div", { class: "msg-actions msg-actions-confirm", role: "group", "aria-label": "Confirm delete" },
+        h("span", {}, `Delete this message by ${author} for everyone?`),
+        h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "delete-confirm" }, "Delete"),
+        h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "delete-cancel" }, "Cancel"),
+      );
+    }
+    const when = timeLabel(new Date(message.created_at));
+    return h("div", { class: "msg-actions" },
+      h("button", {
+        type: "button", class: "icon-button", "data-action": "delete",
+        "aria-label": `Delete ${author}'s message from ${when}`, title: "Delete (moderator)",
+      }, icon("trash", 16)),
     );
   }
 
