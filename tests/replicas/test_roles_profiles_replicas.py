@@ -1,0 +1,115 @@
+"""Roles and profiles across separate replicas: a role changed through replica A's API and
+a display name changed on replica A's profile page reach sockets on replica B, which
+never reconnect."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import services
+from tests.support.live import Socket, WebSession, bearer, password_for_replicas
+
+pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
+
+
+def http(method: str, url: str, headers: dict[str, str], body: dict | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+async def people(make_user, token_for):
+    result = {}
+    for name in ("olga", "bob", "carol"):
+        user = await sync_to_async(make_user)(name)
+        user.headers = bearer(await sync_to_async(token_for)(user))
+        result[name] = user
+    return result
+
+
+@pytest.fixture
+async def ops(people):
+    """`ops`, private: olga owns it, bob and carol are members."""
+    room = await sync_to_async(services.room_create)(
+        creator=people["olga"], name="Ops", slug="ops", kind="private"
+    )
+    for username in ("bob", "carol"):
+        await sync_to_async(services.room_invite)(by=people["olga"], room=room, username=username)
+    return room
+
+
+@pytest.fixture
+async def replicas(start_replicas):
+    return await sync_to_async(start_replicas)(2)
+
+
+async def test_a_role_changed_through_one_replica_reaches_sockets_on_another(replicas, people, ops):
+    one, two = replicas
+    bob = await Socket.open(two.ws_url, people["bob"].headers)
+    carol = await Socket.open(two.ws_url, people["carol"].headers)
+
+    status, member = await asyncio.to_thread(
+        http,
+        "PATCH",
+        f"{one.http_url}/api/rooms/ops/members/bob",
+        people["olga"].headers,
+        {"role": "moderator"},
+    )
+    assert (status, member["role"]) == (200, "moderator")
+    for socket in (bob, carol):
+        frame = await socket.next("member_updated", room="ops")
+        assert (frame["user"]["username"], frame["role"]) == ("bob", "moderator")
+
+    status, _ = await asyncio.to_thread(
+        http,
+        "PATCH",
+        f"{one.http_url}/api/rooms/ops/members/carol",
+        people["olga"].headers,
+        {"role": "owner"},
+    )
+    assert status == 200
+    first = await bob.next("member_updated", room="ops")
+    second = await bob.next("member_updated", room="ops")
+    assert {(f["user"]["username"], f["role"]) for f in (first, second)} == {
+        ("olga", "moderator"),
+        ("carol", "owner"),
+    }
+    for socket in (bob, carol):
+        await socket.close()
+
+
+async def test_a_display_name_changed_on_one_replica_reaches_sockets_on_another(
+    replicas, people, ops
+):
+    one, two = replicas
+    await sync_to_async(password_for_replicas)(people["carol"], "pw-carol")
+    bob = await Socket.open(two.ws_url, people["bob"].headers)
+    olga = await Socket.open(one.ws_url, people["olga"].headers)
+
+    profile = WebSession(one.http_url)
+    await sync_to_async(profile.sign_in)("carol", "pw-carol")
+    status, _ = await sync_to_async(profile.post)(
+        "/accounts/profile/", {"display_name": "Carol Diaz"}
+    )
+    assert status in (200, 302)
+    # Both share `ops` and `general` with carol: one frame for each room, in either order.
+    for socket in (bob, olga):
+        frames = [await socket.next("user_updated") for _ in range(2)]
+        assert sorted(f["room"] for f in frames) == ["general", "ops"]
+        for frame in frames:
+            user = frame["user"]
+            assert (user["username"], user["display_name"]) == ("carol", "Carol Diaz")
+            assert user["avatar_url"].startswith("/accounts/avatar/carol.svg?v=")
+    for socket in (bob, olga):
+        await socket.close()
