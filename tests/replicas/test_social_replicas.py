@@ -135,7 +135,8 @@ async def test_deactivating_in_the_admin_closes_the_users_sockets_on_every_repli
     bob = await Socket.open(two.ws_url, people["bob"].headers)
 
     admin = WebSession(one.http_url)
-    await sync_to_async(admin.sign_in)("operator", "pw-operator", path="/admin/login/")
+    # The admin signs in through allauth (secure_admin_login), like every account.
+    await sync_to_async(admin.sign_in)("operator", "pw-operator")
     status, _ = await sync_to_async(admin.post)(
         "/admin/auth/user/",
         {"action": "deactivate", "_selected_action": str(people["carol"].pk)},
