@@ -105,6 +105,19 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_SESSION_REMEMBER = True
+# Sign-up, password reset and change all check these (allauth calls Django's
+# validate_password, which reports every failed rule at once). A form sent
+# back with errors keeps the passwords typed, so they need not be retyped.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = True
 # allauth's limits are kept in the cache; with REDIS_URL that cache is shared,
 # so moving between replicas does not reset them.
 ACCOUNT_RATE_LIMITS = {

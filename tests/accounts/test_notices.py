@@ -47,3 +47,18 @@ def test_a_notice_that_lands_in_the_chat_is_shown_there_and_consumed(default_roo
     assert "Confirmation email sent to ana@example.com." in app
     assert "Successfully signed in" not in app
     assert "Confirmation email sent" not in page_text(client, "/accounts/profile/")
+
+
+def test_changing_to_a_weak_password_is_refused(make_user):
+    user = make_user("ana")
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": "pw-ana", "password1": "ana12345", "password2": "ana12345"},
+    )
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "too short" in text and "too similar" in text
+    user.refresh_from_db()
+    assert user.check_password("pw-ana")

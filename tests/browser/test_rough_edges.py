@@ -277,3 +277,30 @@ def test_a_dead_network_shows_within_seconds_and_what_was_written_waits_then_goe
     alice.expect_online()
     bob.expect_message("sent into the void", author="alice")
     assert bob.shown_texts().count("sent into the void") == 1
+
+
+def test_weak_passwords_are_refused_with_every_reason_at_once(replicas, new_page):
+    one, _ = replicas
+    page = new_page(one.http_url, "newcomer")
+    page.goto("/accounts/signup/")
+    page.get_by_label("Username").fill("newcomer")
+    page.get_by_label("Email").fill("newcomer@example.com")
+    for weak, reasons in [
+        ("password", ["too short", "too common"]),
+        ("12345678", ["too short", "too common", "entirely numeric"]),
+    ]:
+        page.get_by_label("Password", exact=True).fill(weak)
+        page.get_by_label("Password (again)").fill(weak)
+        page.get_by_role("button", name="Sign Up").click()
+        expect(page.get_by_role("heading", name="Sign Up")).to_be_visible()
+        form = page.locator(".card")
+        for reason in reasons:
+            expect(form).to_contain_text(re.compile(reason, re.IGNORECASE))
+        # Kept, so fixing one character does not mean typing both again.
+        expect(page.get_by_label("Password", exact=True)).to_have_value(weak)
+        expect(page.get_by_label("Username")).to_have_value("newcomer")
+
+    page.get_by_label("Password", exact=True).fill("Lantern-harbour-91")
+    page.get_by_label("Password (again)").fill("Lantern-harbour-91")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page).to_have_url(re.compile(r"/#/r/general$"))
