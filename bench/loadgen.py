@@ -289,6 +289,9 @@ class ConnSet:
         self.trial: Trial | None = None
         self.last_trial: Trial | None = None  # still counting its stragglers
         self.other_frames = 0
+        # The next trial's first room: rooms take turns across trials too, so that short
+        # trials over many rooms reach every room (the shards workload's hashing).
+        self.next_room = 0
 
     # Hot path: called for every text frame on every socket of the set.
     def on_text(self, client: WSClient, payload: bytes) -> None:
@@ -464,7 +467,10 @@ class LoadGen:
 
     async def _send_schedule(self, cs: ConnSet, trial: Trial, times: list[float]) -> dict:
         """Send one message at each scheduled time (absolute monotonic)."""
-        room_names = list(cs.rooms)
+        names = list(cs.rooms)
+        start = cs.next_room % len(names)
+        room_names = names[start:] + names[:start]
+        cs.next_room = start + len(times)
         rng = random.Random(trial.id)
         n = len(times)
         trial.counts = array("I", bytes(4 * n))
