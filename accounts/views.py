@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
@@ -50,11 +51,19 @@ def _profile_page(
     return render(request, "account/profile.html", context, status=status)
 
 
+# A new token's value, between the POST that made it and the one GET that shows it.
+NEW_TOKEN_SESSION_KEY = "accounts.new_api_token"
+
+
 @login_required
 def profile_view(request: HttpRequest) -> HttpResponse:
     """Display name and avatar; the page also lists the user's API tokens."""
     if request.method != "POST":
-        return _profile_page(request)
+        new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, "")
+        response = _profile_page(request, new_token=new_token)
+        if new_token:
+            response["Cache-Control"] = "no-store"
+        return response
     form = ProfileForm(request.POST, request.FILES)
     if not form.is_valid():
         return _profile_page(request, form=form, status=400)
@@ -71,14 +80,15 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_create_view(request: HttpRequest) -> HttpResponse:
-    """Create a token and show its value in this response only; it is stored hashed."""
+    """Create a token, then redirect (post/redirect/get: a reload must not make a
+    second one); the next page shows its value once, from the session. It is
+    stored hashed."""
     token_form = TokenForm(request.POST)
     if not token_form.is_valid():
         return _profile_page(request, token_form=token_form, status=400)
     _, raw = token_create(user=request.user, name=token_form.cleaned_data["name"])
-    response = _profile_page(request, new_token=raw)
-    response["Cache-Control"] = "no-store"
-    return response
+    request.session[NEW_TOKEN_SESSION_KEY] = raw
+    return redirect(f"{reverse('account_profile')}#tokens")
 
 
 @login_required

@@ -147,7 +147,10 @@ def test_a_new_avatar_replaces_the_old_file_and_can_be_removed(
 
 def test_a_token_is_shown_once_and_works(browser, alice):
     response = browser.post("/accounts/profile/tokens/", {"name": "deploy bot"})
-    assert response.status_code == 200
+    # Post/redirect/get: reloading the page that shows it makes no second token.
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/profile/#tokens"
+    response = browser.get(PROFILE)
     assert response["Cache-Control"] == "no-store"
     raw = re.search(r'id="new-token"[^>]*value="(chat_[^"]+)"', response.content.decode())[1]
     assert token_authenticate(raw) == alice
@@ -156,6 +159,7 @@ def test_a_token_is_shown_once_and_works(browser, alice):
     assert "deploy bot" in later
     assert raw[:12] in later, "the list shows how the token starts"
     assert raw not in later, "the full value is never shown again"
+    assert alice.api_tokens.count() == 1
 
 
 def test_a_revoked_token_stops_working(browser, alice, token_for):

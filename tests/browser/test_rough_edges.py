@@ -304,3 +304,20 @@ def test_weak_passwords_are_refused_with_every_reason_at_once(replicas, new_page
     page.get_by_label("Password (again)").fill("Lantern-harbour-91")
     page.get_by_role("button", name="Sign Up").click()
     expect(page).to_have_url(re.compile(r"/#/r/general$"))
+
+
+def test_reloading_after_creating_a_token_makes_no_second_one(
+    start_replicas, make_person, open_chat, in_thread
+):
+    user = make_person("olga")
+    (replica,) = start_replicas(1)
+    page = open_chat("olga", replica).page
+    page.goto("/accounts/profile/")
+    page.get_by_label("New token name").fill("deploy bot")
+    page.get_by_role("button", name="Create token").click()
+    shown = page.locator("#new-token")
+    expect(shown).to_have_value(re.compile(r"^chat_"))
+    page.reload()
+    expect(page.get_by_role("cell", name="deploy bot", exact=True)).to_have_count(1)
+    expect(shown).to_have_count(0)  # shown once only
+    assert in_thread(lambda: user.api_tokens.count()) == 1
