@@ -186,9 +186,33 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
         expect(phone.member("Bob Chen")).to_be_visible()
         page.context.close()
 
+    # An owner's view: carol owns Design, so she has its settings and Invite;
+    # on a phone they are in the Room actions menu.
+    carol.open_room("Design")
+    expect(carol.page.get_by_role("button", name="Room settings")).to_be_visible()
+    expect(carol.page.get_by_role("button", name="Invite", exact=True)).to_be_visible()
+    shots["desktop-owner-light"] = save(carol.page, "desktop-owner-light")
+    owner_phone = open_chat(
+        "carol", two, viewport=PHONE, color_scheme="dark", is_mobile=True, has_touch=True
+    )
+    owner_phone.page.goto("/#/r/design")
+    expect(owner_phone.room_title).to_have_text("Design")
+    owner_phone.expect_message("Can we try a warmer accent?")
+    owner_phone.page.get_by_role("button", name="Room actions").tap()
+    expect(owner_phone.page.get_by_role("button", name="Room settings")).to_be_visible()
+    shots["phone-owner-menu-dark"] = save(owner_phone.page, "phone-owner-menu-dark")
+
     for path in shots.values():
         assert path.stat().st_size > 10_000, f"{path} looks empty"
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name in ("desktop-light", "desktop-dark", "phone-light", "phone-rooms-dark"):
+        for name in (
+            "desktop-light",
+            "desktop-dark",
+            "desktop-owner-light",
+            "phone-light",
+            "phone-dark",
+            "phone-rooms-dark",
+            "phone-owner-menu-dark",
+        ):
             shutil.copyfile(shots[name], DOCS_SCREENSHOTS / f"{name}.png")
