@@ -32,6 +32,8 @@ MORE_ROUTES = {
     ("post", "/api/rooms/{slug}/read"),
     ("patch", "/api/messages/{message_id}"),
     ("delete", "/api/messages/{message_id}"),
+    ("patch", "/api/rooms/{slug}/members/{username}"),
+    ("get", "/api/users"),
 }
 
 
