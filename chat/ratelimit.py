@@ -14,6 +14,8 @@ to ``burst`` tokens; its settings (project/settings.py):
 - ``people_search``: people-picker searches (GET /api/users),
   CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE (60) / _BURST (20): a picker asks once
   per pause in typing, and the directory cannot be scraped quickly.
+- ``search``: message searches (GET /api/search), CHAT_RATE_LIMIT_SEARCH_PER_MINUTE (30)
+  / _BURST (15): each is a full-text query over every room of the caller.
 
 CHAT_RATE_LIMIT_ENABLED=0 turns every bucket off.
 """
@@ -26,7 +28,7 @@ from django.conf import settings
 
 from chat.redis_client import get_redis, key
 
-Bucket = Literal["post", "room_create", "invite", "dm", "mention_email", "people_search"]
+Bucket = Literal["post", "room_create", "invite", "dm", "mention_email", "people_search", "search"]
 
 # Refill and take one token atomically; Redis' own clock, so replicas agree.
 _TAKE_TOKEN = """
@@ -69,6 +71,11 @@ def bucket_limits(bucket: Bucket) -> tuple[float, int]:
     if bucket == "people_search":
         return settings.CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE / 60, (
             settings.CHAT_RATE_LIMIT_PEOPLE_SEARCH_BURST
+        )
+    if bucket == "search":
+        return (
+            settings.CHAT_RATE_LIMIT_SEARCH_PER_MINUTE / 60,
+            settings.CHAT_RATE_LIMIT_SEARCH_BURST,
         )
     raise ValueError(f"unknown rate-limit bucket {bucket!r}")
 

@@ -27,6 +27,7 @@ from accounts.api import BearerAuth, SessionAuth
 from accounts.api import router as accounts_router
 from chat.api import router as chat_router
 from chat.errors import ClientError
+from search.api import router as search_router
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ api = NinjaAPI(
 )
 api.add_router("", accounts_router)
 api.add_router("", chat_router)
+api.add_router("", search_router)
 
 
 def error(status: int, detail: str, *, code: str | None = None, **extra: object) -> JsonResponse:

@@ -87,6 +87,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "accounts",
     "chat",
+    "search",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -358,6 +359,14 @@ CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE = env.float(
 CHAT_RATE_LIMIT_PEOPLE_SEARCH_BURST = env.int("CHAT_RATE_LIMIT_PEOPLE_SEARCH_BURST", 20)
 CHAT_PEOPLE_SEARCH_PAGE_SIZE = env.int("CHAT_PEOPLE_SEARCH_PAGE_SIZE", 10)
 CHAT_PEOPLE_SEARCH_MAX_PAGE_SIZE = env.int("CHAT_PEOPLE_SEARCH_MAX_PAGE_SIZE", 50)
+# Message search (GET /api/search): the PostgreSQL text-search configuration of the
+# stored vector (`simple`: every language, no stemming; `english`: stems and drops
+# English stop words; run `manage.py search_reindex` after changing it), pages, a bucket.
+CHAT_SEARCH_CONFIG = env.str("CHAT_SEARCH_CONFIG", "simple")
+CHAT_SEARCH_PAGE_SIZE = env.int("CHAT_SEARCH_PAGE_SIZE", 20)
+CHAT_SEARCH_MAX_PAGE_SIZE = env.int("CHAT_SEARCH_MAX_PAGE_SIZE", 50)
+CHAT_RATE_LIMIT_SEARCH_PER_MINUTE = env.float("CHAT_RATE_LIMIT_SEARCH_PER_MINUTE", 30.0)
+CHAT_RATE_LIMIT_SEARCH_BURST = env.int("CHAT_RATE_LIMIT_SEARCH_BURST", 15)
 # Rooms one user may belong to (bounds `hello` and a socket's groups); 0: no cap.
 CHAT_MAX_ROOMS_PER_USER = env.int("CHAT_MAX_ROOMS_PER_USER", 500)
 # GET /api/rooms pages (`limit`, `after`).

@@ -65,6 +65,8 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
     ("POST", "/api/dms", "-", {"username": "tina"}, everyone(201)),
     # The people picker: anyone signed in finds people (never their email).
     ("GET", "/api/users?q=ti", "-", None, everyone(200)),
+    # Message search: anyone signed in searches their own rooms (never others').
+    ("GET", "/api/search?q=hello", "-", None, everyone(200)),
     # secret: private
     (
         "GET",

@@ -34,6 +34,7 @@ MORE_ROUTES = {
     ("delete", "/api/messages/{message_id}"),
     ("patch", "/api/rooms/{slug}/members/{username}"),
     ("get", "/api/users"),
+    ("get", "/api/search"),
 }
 
 

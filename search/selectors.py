@@ -1,0 +1,185 @@
+"""Message search: what the caller may read now, matching a web-search style query.
+
+PostgreSQL matches the stored tsvector (search/index.py) with
+`websearch_to_tsquery`, so `q` takes words, "quoted phrases" and -excluded
+words, and the GIN index finds the hits. Other databases (SQLite in `make run`)
+match each word and phrase with icontains and exclude the -words.
+
+Only rooms the caller is a member of at the moment of the query are searched
+(public rooms included only once joined): a room they left or were removed
+from, or a private room they were never in, yields nothing. Deleted messages
+never match.
+"""
+
+import html
+import re
+
+import nh3
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+
+from chat.errors import ClientError
+from chat.models import Membership, Message, Room
+from chat.selectors import message_payload
+from search import index
+
+Q_MAX_LENGTH = 200
+# Private-use characters mark the hits in ts_headline's output. The body is
+# escaped before ts_headline sees it (its parser would drop anything that looks
+# like a tag), then the markers become <mark> tags and nh3 keeps no other tag.
+_START, _STOP = "\ue000", "\ue001"
+# A short body is shown whole; a long one as up to three passages around the hits.
+SHORT_BODY = 300
+_MARKERS = f"StartSel={_START}, StopSel={_STOP}"
+_WHOLE = f"{_MARKERS}, HighlightAll=true"
+_PASSAGES = f'{_MARKERS}, MaxFragments=3, MaxWords=20, MinWords=8, FragmentDelimiter=" … "'
+_TERMS = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
+
+
+def search_limit(limit: object) -> int:
+    if limit is None:
+        return settings.CHAT_SEARCH_PAGE_SIZE
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ClientError("invalid", "limit must be a positive integer.")
+    return min(limit, settings.CHAT_SEARCH_MAX_PAGE_SIZE)
+
+
+def clean_query(q: object) -> str:
+    if not isinstance(q, str) or "\x00" in q:
+        raise ClientError("invalid", "q must be some text, without NUL characters.")
+    q = q.strip()
+    if not q:
+        raise ClientError("invalid", "q must not be blank.")
+    if len(q) > Q_MAX_LENGTH:
+        raise ClientError("invalid", f"q must be at most {Q_MAX_LENGTH} characters.")
+    return q
+
+
+def parse_terms(q: str) -> tuple[list[str], list[str]]:
+    """(wanted, excluded) words and phrases of a web-search query, for the simple match."""
+    wanted: list[str] = []
+    excluded: list[str] = []
+    for match in _TERMS.finditer(q):
+        minus, text = (match[1], match[2]) if match[2] is not None else (match[3], match[4])
+        text = " ".join(text.split())
+        if text:
+            (excluded if minus else wanted).append(text)
+    return wanted, excluded
+
+
+def _sanitised(escaped_and_marked: str) -> str:
+    tagged = escaped_and_marked.replace(_START, "<mark>").replace(_STOP, "</mark>")
+    return nh3.clean(tagged, tags={"mark"}, attributes={})
+
+
+def _marked_in_python(body: str, wanted: list[str]) -> str:
+    """The body HTML-escaped, each wanted term wrapped in the markers (any case)."""
+    body = body.replace(_START, "").replace(_STOP, "")
+    if not wanted:
+        return html.escape(body, quote=False)
+    pattern = re.compile("|".join(re.escape(term) for term in wanted), re.IGNORECASE)
+    pieces = pattern.split(body)
+    hits = pattern.findall(body)
+    out = [html.escape(pieces[0], quote=False)]
+    for hit, after in zip(hits, pieces[1:], strict=True):
+        out.append(
+            f"{_START}{html.escape(hit, quote=False)}{_STOP}{html.escape(after, quote=False)}"
+        )
+    return "".join(out)
+
+
+def search_queryset(
+    *,
+    user: AbstractBaseUser,
+    q: str,
+    room: Room | None = None,
+    author: AbstractBaseUser | None = None,
+    before: int | None = None,
+) -> QuerySet[Message]:
+    """Matching live messages of the user's rooms, newest first (the query EXPLAIN checks)."""
+    mine = Membership.objects.filter(user_id=user.pk).values("room_id")
+    found = Message.objects.filter(deleted=False, room_id__in=mine)
+    if room is not None:
+        found = found.filter(room_id=room.pk)
+    if author is not None:
+        found = found.filter(author_id=author.pk)
+    if before is not None:
+        found = found.filter(id__lt=before)
+    if index.uses_index(connection):
+        # Constant SQL with bound parameters: the table, column and options are ours.
+        config = index.search_config()
+        table = Message._meta.db_table
+        query = "websearch_to_tsquery(%s::regconfig, %s)"
+        matches = RawSQL(  # noqa: S611
+            f"{table}.{index.COLUMN} @@ {query}", (config, q), output_field=BooleanField()
+        )
+        escaped_body = (
+            f"replace(replace(replace(translate({table}.body, %s, ''), "
+            "'&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+        )
+        headline = RawSQL(  # noqa: S611
+            f"ts_headline(%s::regconfig, {escaped_body}, {query}, "
+            f"CASE WHEN length({table}.body) <= %s THEN %s ELSE %s END)",
+            (config, _START + _STOP, config, q, SHORT_BODY, _WHOLE, _PASSAGES),
+        )
+        found = found.filter(matches).annotate(marked=headline)
+    else:
+        wanted, excluded = parse_terms(q)
+        if not wanted:
+            return found.none()
+        for term in wanted:
+            found = found.filter(body__icontains=term)
+        for term in excluded:
+            found = found.exclude(body__icontains=term)
+    return found.select_related("room", "author__profile").order_by("-id")
+
+
+def search(
+    *,
+    user: AbstractBaseUser,
+    q: object,
+    room_slug: str | None = None,
+    author: str | None = None,
+    before: int | None = None,
+    limit: object = None,
+) -> dict:
+    """A page of hits `{messages: [message + highlight], has_more}`, newest first."""
+    q = clean_query(q)
+    size = search_limit(limit)
+    room = None
+    if room_slug is not None:
+        room = _my_room(user=user, slug=room_slug)
+    writer = None
+    if author is not None:
+        writer = _author(author)
+        if writer is None:
+            return {"messages": [], "has_more": False}
+    rows = list(
+        search_queryset(user=user, q=q, room=room, author=writer, before=before)[: size + 1]
+    )
+    wanted = None if index.uses_index(connection) else parse_terms(q)[0]
+    hits = []
+    for message in rows[:size]:
+        marked = message.marked if wanted is None else _marked_in_python(message.body, wanted)
+        hits.append({**message_payload(message), "highlight": _sanitised(marked)})
+    return {"messages": hits, "has_more": len(rows) > size}
+
+
+def _my_room(*, user: AbstractBaseUser, slug: object) -> Room:
+    """A room the user is a member of; any other answers like a missing one."""
+    if not isinstance(slug, str) or not slug or len(slug) > 50 or "\x00" in slug:
+        raise ClientError("not_found", "No such room.")
+    room = Room.objects.filter(slug=slug, memberships__user_id=user.pk).first()
+    if room is None:
+        raise ClientError("not_found", "No such room.")
+    return room
+
+
+def _author(username: object) -> AbstractBaseUser | None:
+    if not isinstance(username, str) or not username or "\x00" in username:
+        return None
+    return get_user_model().objects.filter(username=username).first()
