@@ -25,6 +25,16 @@ def search_config() -> str:
     return config
 
 
+def _known_config(connection: BaseDatabaseWrapper, config: str) -> str:
+    if not _CONFIG_NAME.match(config):
+        raise ValueError(f"CHAT_SEARCH_CONFIG must be a configuration name, not {config!r}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_ts_config WHERE cfgname = %s", [config])
+        if cursor.fetchone() is None:
+            raise ValueError(f"PostgreSQL has no text-search configuration {config!r}")
+    return config
+
+
 def uses_index(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor == "postgresql"
 
@@ -33,11 +43,8 @@ def create(connection: BaseDatabaseWrapper, config: str | None = None) -> None:
     """Add the generated column and its GIN index (PostgreSQL only; idempotent)."""
     if not uses_index(connection):
         return
-    config = config or search_config()
+    config = _known_config(connection, config or search_config())
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_ts_config WHERE cfgname = %s", [config])
-        if cursor.fetchone() is None:
-            raise ValueError(f"PostgreSQL has no text-search configuration {config!r}")
         cursor.execute(
             f"ALTER TABLE chat_message ADD COLUMN IF NOT EXISTS {COLUMN} tsvector "
             f"GENERATED ALWAYS AS (to_tsvector('{config}'::regconfig, body)) STORED"
@@ -55,5 +62,6 @@ def drop(connection: BaseDatabaseWrapper) -> None:
 
 def rebuild(connection: BaseDatabaseWrapper, config: str | None = None) -> None:
     """Recompute every message's vector with another configuration (rewrites the table)."""
+    config = _known_config(connection, config or search_config())
     drop(connection)
     create(connection, config)

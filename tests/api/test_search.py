@@ -6,7 +6,11 @@ messages), that an edit re-indexes, that the search is rate limited and refuses
 bad input, and that PostgreSQL answers from the GIN index over 50,000 messages.
 """
 
+import io
+
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from chat import services
@@ -251,3 +255,27 @@ def test_postgres_answers_from_the_gin_index_over_50000_messages(people, team):
     hits = list(queryset[:21])
     assert len(hits) == 21
     assert all("kubernetes" in hit.body and "lunch" not in hit.body for hit in hits)
+
+
+def test_the_english_configuration_stems_words_after_a_reindex(api, people, team, settings):
+    say(people["alice"], team, "We deployed the builds")
+    assert found(api["bob"], "deploying") == []
+    settings.CHAT_SEARCH_CONFIG = "english"
+    with connection.cursor() as cursor:  # the test's transaction rolls the rebuild back
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    call_command("search_reindex", stdout=io.StringIO())
+    assert found(api["bob"], "deploying") == ["We deployed the builds"]
+    [hit] = api["bob"].get("/api/search", {"q": "build"}).json()["messages"]
+    assert hit["highlight"] == "We deployed the <mark>builds</mark>"
+
+
+@pytest.mark.parametrize("config", ["klingon", "simple; DROP TABLE chat_message"])
+def test_reindexing_with_an_unknown_configuration_is_refused_and_changes_nothing(
+    api, people, team, settings, config
+):
+    say(people["alice"], team, "still searchable")
+    settings.CHAT_SEARCH_CONFIG = config
+    with pytest.raises(CommandError):
+        call_command("search_reindex", stdout=io.StringIO())
+    settings.CHAT_SEARCH_CONFIG = "simple"
+    assert found(api["bob"], "searchable") == ["still searchable"]
