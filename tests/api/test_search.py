@@ -279,3 +279,11 @@ def test_reindexing_with_an_unknown_configuration_is_refused_and_changes_nothing
         call_command("search_reindex", stdout=io.StringIO())
     settings.CHAT_SEARCH_CONFIG = "simple"
     assert found(api["bob"], "searchable") == ["still searchable"]
+
+
+def test_or_finds_either_word_and_a_query_of_punctuation_finds_nothing(api, people, team):
+    say(people["alice"], team, "tea at four")
+    say(people["alice"], team, "coffee at five")
+    say(people["alice"], team, "water at six")
+    assert found(api["bob"], "tea or coffee") == ["coffee at five", "tea at four"]
+    assert found(api["bob"], '!!! "" - :') == []
