@@ -18,6 +18,7 @@ import { canDeleteOthers, removeMember, setRole } from "./moderation.js";
 import { MessageList } from "./render.js";
 import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
+import { setUpSearch } from "./search.js";
 import { setUpShortcuts } from "./shortcuts.js";
 import { Sidebar, roomHref } from "./sidebar.js";
 import { Connection } from "./socket.js";
@@ -611,6 +612,22 @@ async function startDirect(username) {
 setUpShortcuts(store, { open: (slug) => {
   history.pushState(null, "", roomHref(slug));
   openRoom(slug, { focus: true });
+} });
+
+// A search hit opens its room and, once the message is on the page, shows it.
+setUpSearch(store, { open: async (slug, id) => {
+  history.pushState(null, "", roomHref(slug));
+  await openRoom(slug);
+  for (let tries = 0; tries < 40; tries += 1) {
+    const el = document.getElementById(`msg-${id}`);
+    if (el) {
+      el.scrollIntoView({ block: "center" });
+      el.classList.add("msg-found");
+      setTimeout(() => el.classList.remove("msg-found"), 3000);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 } });
 
 setUpDialogs(store, {

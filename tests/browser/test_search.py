@@ -1,0 +1,54 @@
+"""Searching messages in the browser: `/` opens the search, hits show their room, author
+and an escaped highlight, and choosing one opens the room at that message."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_slash_searches_my_rooms_and_a_hit_opens_its_message(
+    replicas, make_person, open_chat, default_room, in_thread
+):
+    from chat import services
+    from chat.models import Message
+
+    make_person("alice")
+    bob = make_person("bob")
+    carol = make_person("carol")
+
+    def write() -> Message:
+        secret = services.room_create(creator=carol, name="Secret", slug="secret", kind="private")
+        services.message_post(user=carol, room=secret, body="quarterly numbers, carol only")
+        target, _ = services.message_post(
+            user=bob, room=default_room, body="the <b>quarterly</b> report is due"
+        )
+        for n in range(10):  # the hit is not the newest message
+            Message.objects.create(room=default_room, author=bob, body=f"filler {n}", html="")
+        return target
+
+    target = in_thread(write)
+    (one, _) = replicas
+    page = open_chat("alice", one)
+
+    page.page.locator("#messages").click()
+    page.page.keyboard.press("/")
+    dialog = page.page.get_by_role("dialog", name="Search messages")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Search my rooms").fill("quarterly")
+    dialog.get_by_label("Search my rooms").press("Enter")
+    hits = dialog.locator(".search-hit")
+    expect(hits).to_have_count(1)
+    expect(hits.first.locator(".search-hit-room")).to_have_text("General")
+    expect(hits.first.locator(".search-hit-author")).to_have_text("bob")
+    expect(hits.first.locator("mark")).to_have_text("quarterly")
+    expect(hits.first.locator(".search-hit-text")).to_have_text(
+        "the <b>quarterly</b> report is due"
+    )
+    expect(hits.first.locator("b")).to_have_count(0)
+    expect(dialog.get_by_role("status")).to_have_text("1 message found.")
+
+    hits.first.click()
+    expect(dialog).to_be_hidden()
+    expect(page.room_title).to_have_text("General")
+    expect(page.page.locator(f"#msg-{target.id}")).to_be_visible()
