@@ -8,9 +8,10 @@ anchors) would let through, sent to a replica and to the load balancer.
 """
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.test import Client
+
+from tests.support.live import handshake_status
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -32,15 +33,6 @@ LOOK_ALIKES = [
 ]
 
 
-async def handshake(url: str, headers: dict[str, str]) -> int:
-    try:
-        socket = await websockets.connect(url, additional_headers=headers, open_timeout=10)
-    except websockets.InvalidStatus as refused:
-        return refused.response.status_code
-    await socket.close()
-    return 101
-
-
 async def test_look_alike_origins_with_a_valid_cookie_are_refused(
     start_replicas, load_balancer, make_user
 ):
@@ -52,8 +44,8 @@ async def test_look_alike_origins_with_a_valid_cookie_are_refused(
     cookie = f"sessionid={browser.cookies['sessionid'].value}"
 
     for entry, own_origin in ((replica.ws_url, replica.http_url), (nginx.ws_url, nginx.url)):
-        assert await handshake(entry, {"Cookie": cookie, "Origin": own_origin}) == 101
+        assert await handshake_status(entry, {"Cookie": cookie, "Origin": own_origin}) == 101
         for origin in LOOK_ALIKES:
-            status = await handshake(entry, {"Cookie": cookie, "Origin": origin})
+            status = await handshake_status(entry, {"Cookie": cookie, "Origin": origin})
             # 403 from the origin check; 400 when daphne finds the header malformed.
             assert status in (400, 403), f"{origin!r} got {status} through {entry}"

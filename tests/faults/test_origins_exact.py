@@ -7,21 +7,11 @@ origin of the pages it serves).
 """
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
-from tests.support.live import WebSession, password_for_replicas
+from tests.support.live import WebSession, handshake_status, password_for_replicas
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
-
-
-async def handshake(url: str, headers: dict[str, str]) -> int:
-    try:
-        socket = await websockets.connect(url, additional_headers=headers, open_timeout=10)
-    except websockets.InvalidStatus as refused:
-        return refused.response.status_code
-    await socket.close()
-    return 101
 
 
 async def test_a_cookie_handshake_needs_the_exact_origin_directly_and_through_nginx(
@@ -39,7 +29,7 @@ async def test_a_cookie_handshake_needs_the_exact_origin_directly_and_through_ng
         (replica.ws_url, replica.http_url, [nginx.url]),
         (nginx.ws_url, nginx.url, [replica.http_url]),
     ):
-        assert await handshake(entry, {**cookie, "Origin": own}) == 101, entry
+        assert await handshake_status(entry, {**cookie, "Origin": own}) == 101, entry
         port = int(own.rsplit(":", 1)[1])
         for origin in [
             *others,  # another port of the same host: another origin
@@ -47,4 +37,5 @@ async def test_a_cookie_handshake_needs_the_exact_origin_directly_and_through_ng
             own.replace("http://", "https://"),
             f"http://localhost:{port}",
         ]:
-            assert await handshake(entry, {**cookie, "Origin": origin}) == 403, (entry, origin)
+            status = await handshake_status(entry, {**cookie, "Origin": origin})
+            assert status == 403, (entry, origin)

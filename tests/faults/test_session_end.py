@@ -5,23 +5,13 @@ Logout and deactivation are proven in tests/replicas/test_social_replicas.py.
 """
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
-from tests.support.live import Socket, WebSession, bearer, password_for_replicas
+from tests.support.live import Socket, WebSession, bearer, handshake_status, password_for_replicas
 
 pytestmark = [pytest.mark.replicas, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CLOSE_SESSION_ENDED = 4001
-
-
-async def handshake_status(url: str, headers: dict[str, str]) -> int:
-    try:
-        socket = await websockets.connect(url, additional_headers=headers, open_timeout=10)
-    except websockets.InvalidStatus as refused:
-        return refused.response.status_code
-    await socket.close()
-    return 101
 
 
 async def test_a_password_change_closes_every_socket_and_old_sessions_and_tokens_stay_out(

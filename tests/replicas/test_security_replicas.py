@@ -10,11 +10,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
 from accounts.services import token_create, token_find
-from tests.support.live import Socket, bearer
+from tests.support.live import Socket, bearer, handshake_status
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -44,15 +43,6 @@ def new_token(user, name: str) -> tuple[str, int]:
     return raw, token_find(raw).pk
 
 
-async def handshake(url: str, headers: dict[str, str]) -> int:
-    try:
-        socket = await websockets.connect(url, additional_headers=headers, open_timeout=10)
-    except websockets.InvalidStatus as refused:
-        return refused.response.status_code
-    await socket.close()
-    return 101
-
-
 async def test_a_token_revoked_on_one_replica_closes_its_sockets_on_another(
     start_replicas, make_user
 ):
@@ -69,7 +59,7 @@ async def test_a_token_revoked_on_one_replica_closes_its_sockets_on_another(
 
     assert await revoked.close_code() == CLOSE_SESSION_ENDED
     assert await kept.is_open()
-    assert await handshake(two.ws_url, bearer(script)) == 403
+    assert await handshake_status(two.ws_url, bearer(script)) == 403
     status, _ = await call("GET", f"{two.http_url}/api/me", bearer(script))
     assert status == 401
     await kept.close()

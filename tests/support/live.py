@@ -174,3 +174,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def admin_errors(page: str) -> list[str]:
     return re.findall(r'class="errorlist[^"]*"><li>(.*?)</li>', page)
+
+
+async def handshake_status(url: str, headers: dict[str, str]) -> int:
+    """A WebSocket handshake's HTTP status: 101 if it opened (then closed), else the refusal."""
+    try:
+        socket = await websockets.connect(url, additional_headers=headers, open_timeout=10)
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
+    await socket.close()
+    return 101
