@@ -169,18 +169,24 @@ def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membershi
     return membership
 
 
-@transaction.atomic
-def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
-    """Remove a member; their sockets stop receiving the room on every replica."""
-    if room.kind == Room.Kind.DIRECT:
-        raise ClientError("forbidden", "Direct conversations have exactly two members.")
-    _require_moderator(user=by, room=room)
+def _member_named(*, room: Room, username: object) -> tuple[AbstractBaseUser, Membership]:
+    """The user called ``username`` and their membership of the room, or not_found."""
     target = None
     if isinstance(username, str) and username and "\x00" not in username:
         target = get_user_model().objects.filter(username=username).first()
     membership = membership_of(user=target, room=room) if target else None
     if membership is None:
         raise ClientError("not_found", "That user is not a member.")
+    return target, membership
+
+
+@transaction.atomic
+def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
+    """Remove a member; their sockets stop receiving the room on every replica."""
+    if room.kind == Room.Kind.DIRECT:
+        raise ClientError("forbidden", "Direct conversations have exactly two members.")
+    _require_moderator(user=by, room=room)
+    target, membership = _member_named(room=room, username=username)
     if membership.role == Membership.Role.OWNER:
         raise ClientError("forbidden", "The owner cannot be removed.")
     if membership.role == Membership.Role.MODERATOR and not _is_owner_or_staff(by, room):
@@ -213,12 +219,7 @@ def member_role_set(
     Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").first()
     if not _is_owner_or_staff(by, room):
         raise ClientError("forbidden", "Only the room's owner may change roles.")
-    target = None
-    if isinstance(username, str) and username and "\x00" not in username:
-        target = get_user_model().objects.filter(username=username).first()
-    membership = membership_of(user=target, room=room) if target else None
-    if membership is None:
-        raise ClientError("not_found", "That user is not a member.")
+    target, membership = _member_named(room=room, username=username)
     if target.pk == by.pk:
         raise ClientError(
             "forbidden", "You cannot change your own role; hand the room to someone else instead."
