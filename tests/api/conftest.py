@@ -73,3 +73,21 @@ def csrf_token():
         return client.cookies["csrftoken"].value
 
     return fetch
+
+
+@pytest.fixture
+def secret(people):
+    """`secret`, a private room: olga owns it, mona moderates, bob is a member, eve is outside.
+
+    `people` is the test module's own: a dict of onboarded users by name.
+    """
+    from chat import services
+    from chat.models import Membership
+
+    room = services.room_create(
+        creator=people["olga"], name="Secret", slug="secret", kind="private"
+    )
+    for username in ("mona", "bob"):
+        services.room_invite(by=people["olga"], room=room, username=username)
+    Membership.objects.filter(room=room, user=people["mona"]).update(role="moderator")
+    return room

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat import services
-from chat.models import Membership, Message, Room
+from chat.models import Message, Room
 
 pytestmark = [pytest.mark.django_db]
 
@@ -14,18 +14,6 @@ pytestmark = [pytest.mark.django_db]
 @pytest.fixture
 def people(make_user):
     return {name: make_user(name) for name in ("olga", "mona", "bob", "eve")}
-
-
-@pytest.fixture
-def secret(people):
-    """`secret`, a private room: olga owns it, mona moderates, bob is a member, eve is outside."""
-    room = services.room_create(
-        creator=people["olga"], name="Secret", slug="secret", kind="private"
-    )
-    for username in ("mona", "bob"):
-        services.room_invite(by=people["olga"], room=room, username=username)
-    Membership.objects.filter(room=room, user=people["mona"]).update(role="moderator")
-    return room
 
 
 @pytest.fixture

@@ -17,18 +17,6 @@ def people(make_user):
 
 
 @pytest.fixture
-def secret(people):
-    """`secret`, a private room: olga owns it, mona moderates, bob is a member, eve is outside."""
-    room = services.room_create(
-        creator=people["olga"], name="Secret", slug="secret", kind="private"
-    )
-    for username in ("mona", "bob"):
-        services.room_invite(by=people["olga"], room=room, username=username)
-    Membership.objects.filter(room=room, user=people["mona"]).update(role="moderator")
-    return room
-
-
-@pytest.fixture
 def api(people, bearer, secret):
     people["stan"].is_staff = True
     people["stan"].save(update_fields=["is_staff"])
