@@ -1,18 +1,19 @@
 """A client's view of conversations, built exactly as the protocol's client rule says.
 
-docs: /work/briefs/conversations-protocol.md, "Client rule that makes everything
-idempotent". ``ConversationState`` takes pages (``joined``, ``history``), live
-frames and ``synced`` replies, and keeps per message the ``seq`` of its last
-change: a frame about a message is applied only if its ``seq`` is greater, and
-deltas (``reaction``, ``message_pinned``, ``thread_updated``) about a message
-it does not hold are ignored. Deleted messages are kept as tombstones, so a
-stale copy arriving later (a page read before the delete) cannot bring them
-back. ``view(room)`` is what the client shows: the main timeline (roots) and
-each thread's replies, which tests compare with a fresh fetch (``fresh_view``).
+The conversations protocol (issue 14): ``ConversationState`` takes pages
+(``joined``, ``history``), live frames and ``synced`` replies, and keeps per
+message the ``seq`` of its last change: a frame about a message is applied only
+if its ``seq`` is greater, and deltas (``reaction``, ``message_pinned``,
+``thread_updated``) about a message it does not hold are ignored. Deleted
+messages are kept as tombstones, so a stale copy arriving later (a page read
+before the delete) cannot bring them back. ``view(room)`` is what the client
+shows: the main timeline (roots) and each thread's replies, which tests compare
+with a fresh fetch (``fresh_view``).
 """
 
 import copy
-from collections.abc import Awaitable, Callable
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 # (room, thread or None, before or None) -> one history page {messages, has_more, root?}
@@ -55,8 +56,11 @@ class ConversationState:
         """Any frame from the server; the ones not about messages are ignored."""
         kind = frame.get("type")
         if kind == "hello":
+            # Only rooms new to this client: after a reconnect the cursor it kept is
+            # where its `sync` starts, and the new hello's seq would skip the gap.
             for room in frame["rooms"]:
-                self._saw(room["slug"], room["seq"])
+                if room["slug"] not in self.rooms:
+                    self._saw(room["slug"], room["seq"])
         elif kind == "joined":
             self._saw(frame["room"], frame["info"]["seq"])
             self.page(frame["room"], frame["messages"])
@@ -209,3 +213,100 @@ def differences(held: dict, fresh: dict) -> list[str]:
     for root in sorted(held["threads"].keys() | fresh["threads"].keys()):
         compare(f"thread {root}", held["threads"].get(root, []), fresh["threads"].get(root, []))
     return problems
+
+
+# A client over any socket
+# ------------------------------------------------------------------------------
+
+# send(frame); receive(timeout) -> the next frame, or None if none came in time
+Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[float], Awaitable[dict | None]]
+
+
+@dataclass
+class Viewer:
+    """A client applying every frame it receives to its ``ConversationState``."""
+
+    send: Send
+    receive: Receive
+    name: str = "viewer"
+    state: ConversationState = field(default_factory=ConversationState)
+    frames: list[dict] = field(default_factory=list)
+    # every `synced` reply, to account for the seqs a client got by sync
+    syncs: list[dict] = field(default_factory=list)
+    _refs: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _resume: dict[str, int] = field(default_factory=dict)
+
+    def take(self, frame: dict) -> None:
+        self.frames.append(frame)
+        self.state.apply(frame)
+        if frame["type"] == "synced":
+            self.syncs.append(frame)
+
+    def reconnected(self, send: Send, receive: Receive, hello: dict) -> None:
+        """The same client on a new socket: its state kept, each room's cursor noted.
+
+        `sync` starts from the cursor held when the old socket went away: live frames
+        on the new socket may move the room's max seq past changes not yet synced.
+        """
+        self.send, self.receive = send, receive
+        self._resume = {slug: room.seq for slug, room in self.state.rooms.items()}
+        self.take(hello)
+
+    async def next(self, timeout: float = 10) -> dict:
+        frame = await self.receive(timeout)
+        if frame is None:
+            raise TimeoutError(f"{self.name}: nothing arrived within {timeout} s")
+        self.take(frame)
+        return frame
+
+    async def request(self, frame: dict, timeout: float = 10) -> dict:
+        """Send with a ref; the reply echoing it (every frame meanwhile is applied too)."""
+        ref = f"{self.name}-{next(self._refs)}"
+        await self.send({**frame, "ref": ref})
+        while (reply := await self.next(timeout)).get("ref") != ref:
+            pass
+        return reply
+
+    async def read_page(self, slug: str, thread: int | None, before: int | None) -> dict:
+        frame: dict = {"type": "history", "room": slug, "limit": 100}
+        if thread is not None:
+            frame["thread"] = thread
+        if before is not None:
+            frame["before"] = before
+        page = await self.request(frame)
+        assert page["type"] == "history", f"{self.name}: {frame} -> {page}"
+        return page
+
+    async def load(self, slug: str) -> None:
+        """Open the room (its joined page) and every thread it shows, as a reader would."""
+        joined = await self.request({"type": "join", "room": slug})
+        assert joined["type"] == "joined", joined
+        for root in joined["messages"]:
+            if root["reply_count"]:
+                await read_all(self.read_page, slug, root["id"])
+
+    async def until_seq(self, slug: str, seq: int, timeout: float = 10) -> None:
+        """Apply frames until the room's cursor reaches seq, then until the socket is quiet."""
+        while self.state.seq(slug) < seq:
+            await self.next(timeout)
+        await self.quiet()
+
+    async def quiet(self, quiet: float = 0.3) -> None:
+        while (frame := await self.receive(quiet)) is not None:
+            self.take(frame)
+
+    async def resync(self, slug: str, limit: int | None = None) -> int:
+        """`sync` from the kept cursor until has_more is false; how many calls it took."""
+        since, calls = self._resume.pop(slug, self.state.seq(slug)), 0
+        while True:
+            frame: dict = {"type": "sync", "room": slug, "since": since}
+            if limit is not None:
+                frame["limit"] = limit
+            reply = await self.request(frame)
+            assert reply["type"] == "synced", f"{self.name}: {frame} -> {reply}"
+            calls += 1
+            since = reply["seq"]
+            if not reply["has_more"]:
+                return calls
+            assert calls < 1000, "sync never ends"
