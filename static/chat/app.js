@@ -2,9 +2,15 @@
 // into the store, and re-renders what changed. Each concern lives in its own
 // module: socket (connection), sync (history, catch-up, outbox), store
 // (state), render (messages), sidebar, members, composer, dialogs, banner,
-// moderation (who may do what) and room-settings.
+// moderation (who may do what) and room-settings; for conversations: threads
+// (the side panel), reactions (chips and picker), pins (the pinned list),
+// mentions (autocomplete) and notify (the setting and desktop notifications).
+//
+// Every frame about a message carries the `seq` it produced; a frame is
+// applied to a held message only if its seq is higher than the message's, and
+// the room's cursor (store.bumpSeq) follows, for `sync` after a reconnect.
 
-import { setCsrfToken } from "./api.js";
+import { api, setCsrfToken } from "./api.js";
 import { Banner } from "./banner.js";
 import { Composer } from "./composer.js";
 import { confirmAction } from "./confirm.js";
@@ -14,7 +20,11 @@ import { forgetDrafts, loadDraft, saveDraft } from "./drafts.js";
 import { displayName, truncate } from "./format.js";
 import { fillIcons } from "./icons.js";
 import { Members } from "./members.js";
-import { canDeleteOthers, removeMember, setRole } from "./moderation.js";
+import { MentionAutocomplete } from "./mentions.js";
+import { canDeleteOthers, canModerate, removeMember, setRole } from "./moderation.js";
+import { NotifySettings, desktopNotify } from "./notify.js";
+import { PinnedPanel } from "./pins.js";
+import { EmojiPicker, applyReaction } from "./reactions.js";
 import { MessageList } from "./render.js";
 import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
@@ -22,8 +32,9 @@ import { setUpSearch } from "./search.js";
 import { setUpShortcuts } from "./shortcuts.js";
 import { Sidebar, roomHref } from "./sidebar.js";
 import { Connection } from "./socket.js";
-import { Store, TYPING_SHOWN_MS, asRoom, asUser } from "./store.js";
-import { fail, joinRoom, leaveRoom, loadOlder, openDirect, resync, transmit } from "./sync.js";
+import { Store, TYPING_SHOWN_MS, asRoom, asUser, mentionsUser, newer } from "./store.js";
+import { fail, joinRoom, leaveRoom, loadOlder, loadThread, openDirect, resync, transmit } from "./sync.js";
+import { ThreadPanel } from "./threads.js";
 
 const DEFAULT_ROOM = "general";
 // Read marks are sent at most this often while new messages stream in.
@@ -37,6 +48,7 @@ const ERROR_TEXT = {
   rate_limited: "You are sending messages too fast. Wait a moment, then retry.",
   forbidden: "You are not allowed to do that here.",
   not_found: "That room or message no longer exists.",
+  invalid: "That was not accepted.",
 };
 
 const boot = JSON.parse(byId("bootstrap").textContent);
@@ -55,9 +67,10 @@ let helloSeen = false;
 
 // ### Rendering, batched per task ###
 
-const dirty = { sidebar: false, list: false, members: false, typing: false };
+const dirty = { sidebar: false, list: false, members: false, typing: false, thread: false };
 let flushQueued = false;
 let followNext = false;
+let followThread = false;
 
 function schedule(parts) {
   Object.assign(dirty, parts);
@@ -71,6 +84,8 @@ function flush() {
   const room = store.current;
   if (dirty.sidebar) sidebar.render(store);
   if (dirty.sidebar || dirty.members) {
+    byId("notify-open").hidden = !room;
+    byId("pins-open").hidden = !room;
     roomSettings.render(room);
     roomMenu.update();
   }
@@ -81,12 +96,52 @@ function flush() {
   }
   if (dirty.members) members.render(room);
   if (dirty.typing) members.renderTyping(room);
-  dirty.sidebar = dirty.list = dirty.members = dirty.typing = false;
+  if (dirty.thread && threads.isOpen) {
+    threads.render({ follow: followThread });
+    followThread = false;
+  }
+  dirty.sidebar = dirty.list = dirty.members = dirty.typing = dirty.thread = false;
 }
 
 /** Something about a room changed: redraw it if it is open, and the sidebar. */
 function changed(room) {
-  schedule({ sidebar: true, list: room === store.current, members: room === store.current });
+  const here = room === store.current;
+  schedule({ sidebar: true, list: here, members: here, thread: here && threads.room === room });
+}
+
+/** The room a frame is about (`room` as a slug or an object). */
+function roomOf(frame) {
+  return store.rooms.get(asRoom(frame.room).slug) || null;
+}
+
+/** Apply a delta about message `id` to every held copy older than `seq`. */
+function applyDelta(room, id, seq, change) {
+  store.bumpSeq(room, seq);
+  const held = store.heldMessage(room, id);
+  if (!held) return false; // deltas about messages not held are ignored
+  const touched = store.updateMessage(room, id, (m) => (newer(seq, m) ? { ...change(m), seq: seq ?? m.seq } : m));
+  if (touched) changed(room);
+  return touched;
+}
+
+/** A fresh message object (an API answer) replaces older held copies. */
+function applyMessageObject(room, message) {
+  if (!message || typeof message.id !== "number") return;
+  if (store.updateMessage(room, message.id, (m) => (newer(message.seq, m) ? message : m))) changed(room);
+}
+
+/** The room is open and the reader can see it. */
+function viewing(room) {
+  return room === store.current && document.visibilityState === "visible";
+}
+
+function notifyAbout(room, message) {
+  desktopNotify(room, message, store.me.username, () => {
+    history.pushState(null, "", roomHref(room.slug));
+    openRoom(room.slug).then(() => {
+      if (message.thread) threads.open(room, message.thread);
+    });
+  });
 }
 
 function announce(text) {
@@ -157,7 +212,7 @@ const handlers = {
   joined(frame) {
     // `room` is the slug; `info` (when sent) the room's payload as in hello.
     // Its unread count is not the user's (always 0 here): keep the one from hello.
-    const { unread: _ignored, ...info } = frame.info || {};
+    const { unread: _ignored, mentions: _alsoIgnored, ...info } = frame.info || {};
     const room = store.upsertRoom({ ...asRoom(frame.room), ...info });
     const messages = frame.messages || [];
     store.mergeMessages(room, messages);
@@ -178,7 +233,13 @@ const handlers = {
     const message = frame.message;
     const room = message && store.rooms.get(message.room);
     if (!room) return;
+    store.bumpSeq(room, frame.seq ?? message.seq);
+    if (message.thread) {
+      reply(room, message);
+      return;
+    }
     const own = store.isMe(message.author);
+    const mentioned = mentionsUser(message, store.me.username);
     // Rooms too large for `user_updated` learn a new name or picture from the next message.
     const known = room.members.get(message.author?.username);
     if (known && (known.display_name !== message.author.display_name || known.avatar_url !== message.author.avatar_url)) {
@@ -188,7 +249,9 @@ const handlers = {
       // Not shown yet: count it; the latest page arrives when the room is opened.
       room.lastMessageId = Math.max(room.lastMessageId, message.id);
       if (!own) room.unread += 1;
+      if (mentioned) room.mentions += 1;
       if (!own) announce(`New message in ${room.name} from ${displayName(message.author)}`);
+      if (!own) notifyAbout(room, message);
       schedule({ sidebar: true });
       return;
     }
@@ -201,8 +264,10 @@ const handlers = {
       const viewing = room === store.current && document.visibilityState === "visible" && atBottom;
       if (!viewing) {
         room.unread += 1;
+        if (mentioned) room.mentions += 1;
         if (room === store.current && room.markerId === null) room.markerId = message.id;
       }
+      notifyAbout(room, message);
       announce(room === store.current
         ? `${displayName(message.author)}: ${truncate(message.body)}`
         : `New message in ${room.name} from ${displayName(message.author)}`);
@@ -214,18 +279,67 @@ const handlers = {
   },
 
   message_edited(frame) {
-    const room = store.rooms.get(frame.message?.room);
-    if (room && store.replaceMessage(room, frame.message)) changed(room);
+    const message = frame.message;
+    const room = store.rooms.get(message?.room);
+    if (!room) return;
+    const seq = frame.seq ?? message.seq;
+    applyDelta(room, message.id, seq, () => message);
   },
 
   message_deleted(frame) {
-    const room = store.rooms.get(asRoom(frame.room).slug);
-    if (room && store.deleteMessage(room, frame.id)) changed(room);
+    const room = roomOf(frame);
+    if (!room) return;
+    store.bumpSeq(room, frame.seq);
+    const wasOpenRoot = room.thread?.rootId === frame.id;
+    room.threadUnread.delete(frame.id);
+    if (store.deleteMessage(room, frame.id)) changed(room);
+    if (wasOpenRoot && threads.room === room) {
+      threads.close({ refocus: false });
+      composer.showError("The thread you had open was deleted.");
+    }
+  },
+
+  thread_updated(frame) {
+    const room = roomOf(frame);
+    if (!room) return;
+    applyDelta(room, frame.id, frame.seq, (m) => ({ ...m, reply_count: frame.reply_count, last_reply_at: frame.last_reply_at }));
+  },
+
+  reaction(frame) {
+    const room = roomOf(frame);
+    if (!room) return;
+    applyDelta(room, frame.id, frame.seq, (m) => applyReaction(m, { emoji: frame.emoji, user: asUser(frame.user).username, on: frame.on }));
+  },
+
+  message_pinned(frame) {
+    const room = roomOf(frame);
+    if (!room) return;
+    applyDelta(room, frame.id, frame.seq, (m) => ({ ...m, pinned: Boolean(frame.pinned) }));
+    pins.changed(room);
+  },
+
+  room_notify(frame) {
+    const room = roomOf(frame);
+    if (!room || !frame.notify) return;
+    room.notify = frame.notify;
+    notifySettings.refresh(room);
+    schedule({ sidebar: true });
   },
 
   history(frame) {
     const room = store.rooms.get(asRoom(frame.room).slug);
-    if (!room || !room.loaded) return;
+    if (!room) return;
+    if (frame.thread !== undefined && frame.thread !== null) {
+      // A page of a thread: for the open one only.
+      const thread = room.thread;
+      if (!thread || thread.rootId !== frame.thread) return;
+      if (frame.root && (!thread.root || newer(frame.root.seq, thread.root))) thread.root = frame.root;
+      if (frame.root) applyMessageObject(room, frame.root);
+      store.mergeReplies(room, frame.messages || []);
+      changed(room);
+      return;
+    }
+    if (!room.loaded) return;
     if (store.mergeMessages(room, frame.messages || []).length) changed(room);
   },
 
@@ -303,6 +417,7 @@ const handlers = {
     const room = store.rooms.get(asRoom(frame.room).slug);
     if (!room) return;
     room.unread = frame.unread ?? 0;
+    room.mentions = frame.mentions ?? 0;
     room.lastReadSent = Math.max(room.lastReadSent, frame.message_id || 0);
     schedule({ sidebar: true });
   },
@@ -318,6 +433,50 @@ const handlers = {
     composer.showError(text);
   },
 };
+
+/** A reply (message.thread set): into the open thread, else counted on its root. */
+function reply(room, message) {
+  const own = store.isMe(message.author);
+  const mentioned = mentionsUser(message, store.me.username);
+  if (!room.loaded) {
+    if (!own) room.unread += 1;
+    if (mentioned) room.mentions += 1;
+    if (!own) notifyAbout(room, message);
+    schedule({ sidebar: true });
+    return;
+  }
+  const wasPending = own && message.client_id && room.pending.has(message.client_id);
+  if (room.thread?.rootId === message.thread) {
+    const atBottom = threads.room === room && threads.isAtBottom();
+    if (!store.mergeReplies(room, [message]).length && !wasPending) return;
+    if (!own) {
+      if (!(viewing(room) && atBottom)) {
+        room.unread += 1;
+        if (mentioned) room.mentions += 1;
+      }
+      notifyAbout(room, message);
+      announce(`${displayName(message.author)} replied in the thread: ${truncate(message.body)}`);
+    }
+    if (own || atBottom) followThread = true;
+    changed(room);
+    if (room === store.current) markReadSoon();
+    return;
+  }
+  if (wasPending) room.pending.delete(message.client_id);
+  if (room.deleted.has(message.id) || message.id <= room.maxSeenId) return;
+  room.maxSeenId = message.id;
+  if (!own) {
+    if (room.byId.has(message.thread)) room.threadUnread.set(message.thread, (room.threadUnread.get(message.thread) || 0) + 1);
+    if (!viewing(room)) {
+      room.unread += 1;
+      if (mentioned) room.mentions += 1;
+    }
+    notifyAbout(room, message);
+    announce(`${displayName(message.author)} replied in a thread in ${room.name}`);
+  }
+  changed(room);
+  if (room === store.current) markReadSoon();
+}
 
 /**
  * Someone's display name or avatar changed (`user_updated`, or a newer author
@@ -409,6 +568,7 @@ async function openRoom(slug, { focus = false } = {}) {
       room.draftRestored = true;
     }
     composer.setRoom(room);
+    if (threads.room && threads.room !== room) threads.close({ refocus: false });
     if (room.loaded) placeMarker(room);
     list.show(room);
     updateJump();
@@ -462,6 +622,7 @@ function roomUpdated({ slug, name, topic, archived }) {
 function dropRoom(slug, notice) {
   if (!store.rooms.has(slug)) return;
   const wasCurrent = store.currentSlug === slug;
+  if (threads.room === store.rooms.get(slug)) threads.close({ refocus: false });
   store.removeRoom(slug);
   schedule({ sidebar: true });
   if (wasCurrent) {
@@ -487,9 +648,11 @@ function markRead({ opened = false } = {}) {
   const room = store.current;
   if (!room || !room.loaded || document.visibilityState !== "visible") return;
   if (!opened && !list.isAtBottom()) return;
-  const last = store.lastId(room);
-  if (room.unread) {
+  // The newest message of the room received here, a reply included (unread counts replies too).
+  const last = Math.max(store.lastId(room), room.maxSeenId);
+  if (room.unread || room.mentions) {
     room.unread = 0;
+    room.mentions = 0;
     schedule({ sidebar: true });
   }
   if (!last || last <= room.lastReadSent) return;
@@ -531,10 +694,108 @@ const roomSettings = new RoomSettings(store, {
   applied: roomUpdated,
 });
 
+// Reactions and pins in flight, per message: "emoji" or "pin" keys (the chip or button shows it).
+const busy = new Map();
+
+function setBusy(id, key, on) {
+  const keys = busy.get(id) || new Set();
+  if (on) keys.add(key);
+  else keys.delete(key);
+  if (keys.size) busy.set(id, keys);
+  else busy.delete(id);
+}
+
+/** Errors about a message show under the composer the reader is using for it. */
+function showErrorFor(id, text) {
+  if (threads.isOpen && store.current?.thread?.byId.has(id)) threads.composer.showError(text);
+  else composer.showError(text);
+}
+
+const emojiPicker = new EmojiPicker();
+
+/** React (on) or take a reaction back (off) by the HTTP API: its answer is the message as it now is. */
+async function react(id, emoji, on) {
+  const room = store.current;
+  if (!room) return;
+  if (busy.get(id)?.has(emoji)) return;
+  setBusy(id, emoji, true);
+  changed(room);
+  try {
+    const message = on
+      ? await api("POST", `/messages/${id}/reactions`, { emoji })
+      : await api("DELETE", `/messages/${id}/reactions/${encodeURIComponent(emoji)}`);
+    applyMessageObject(room, message);
+  } catch (error) {
+    showErrorFor(id, `Could not ${on ? "add" : "remove"} the reaction ${emoji}: ${error.detail || error.message}`);
+  } finally {
+    setBusy(id, emoji, false);
+    changed(room);
+  }
+}
+
+async function pin(id, on) {
+  const room = store.current;
+  if (!room || busy.get(id)?.has("pin")) return;
+  setBusy(id, "pin", true);
+  changed(room);
+  try {
+    const message = await api(on ? "PUT" : "DELETE", `/messages/${id}/pin`);
+    applyMessageObject(room, message);
+    pins.changed(room);
+    announce(on ? "Message pinned." : "Message unpinned.");
+  } catch (error) {
+    showErrorFor(id, `Could not ${on ? "pin" : "unpin"} the message: ${error.detail || error.message}`);
+  } finally {
+    setBusy(id, "pin", false);
+    changed(room);
+  }
+}
+
+// What a message's buttons do, the same in the timeline and in the thread panel.
+const messageActions = {
+  edit: (id, body) => conn.request(
+    { type: "edit", id, body },
+    (frame) => frame.type === "message_edited" && frame.message?.id === id,
+  ),
+  remove: (id) => {
+    conn.request({ type: "delete", id }, (frame) => frame.type === "message_deleted" && frame.id === id)
+      .catch((error) => showErrorFor(id, ERROR_TEXT[error.code] || error.detail));
+  },
+  retry: (clientId) => {
+    const found = store.findPending(clientId);
+    if (!found) return;
+    transmit(conn, store, found.pending, changed);
+    if (found.pending.thread) followThread = true;
+    else followNext = true;
+    changed(found.room);
+    composer.clearError();
+  },
+  discard: (clientId) => {
+    const found = store.findPending(clientId);
+    if (!found) return;
+    clearTimeout(found.pending.timer);
+    found.room.pending.delete(clientId);
+    changed(found.room);
+    if (found.pending.thread) threads.composer.focus();
+    else composer.focus();
+  },
+  canDeleteOthers: (room) => canDeleteOthers(store, store.rooms.get(room?.slug) || room),
+  pickReaction: (id, button) => emojiPicker.open(button, (emoji) => react(id, emoji, true)),
+  toggleReaction: (id, emoji, on) => react(id, emoji, on),
+  pin: (id, on) => pin(id, on),
+  openThread: (id) => {
+    const room = store.current;
+    if (room) threads.open(room, id);
+  },
+  threadUnread: (id) => store.current?.threadUnread.get(id) || 0,
+  busy: (id) => [...(busy.get(id) || [])].join("\n"),
+};
+
 const list = new MessageList(
   { scroller: byId("messages"), list: byId("message-list"), status: byId("history-status") },
   store.me,
   {
+    ...messageActions,
     nearTop: () => {
       const room = store.current;
       if (room) loadOlder(conn, store, room, changed).catch(() => {});
@@ -543,35 +804,70 @@ const list = new MessageList(
       updateJump();
       if (list.isAtBottom()) markReadSoon();
     },
-    edit: (id, body) => conn.request(
-      { type: "edit", id, body },
-      (frame) => frame.type === "message_edited" && frame.message?.id === id,
-    ),
-    remove: (id) => {
-      conn.request({ type: "delete", id }, (frame) => frame.type === "message_deleted" && frame.id === id)
-        .catch((error) => composer.showError(ERROR_TEXT[error.code] || error.detail));
-    },
-    retry: (clientId) => {
-      const found = store.findPending(clientId);
-      if (!found) return;
-      transmit(conn, store, found.pending, changed);
-      followNext = true;
-      changed(found.room);
-      composer.clearError();
-    },
-    discard: (clientId) => {
-      const found = store.findPending(clientId);
-      if (!found) return;
-      clearTimeout(found.pending.timer);
-      found.room.pending.delete(clientId);
-      changed(found.room);
-      composer.focus();
-    },
     showError: (text) => composer.showError(text),
-    canDeleteOthers: (room) => canDeleteOthers(store, room),
     focusComposer: () => composer.focus(),
   },
 );
+
+const threads = new ThreadPanel(store, {
+  actions: messageActions,
+  send(room, body, rootId) {
+    const pending = store.addPending(room, body, rootId);
+    transmit(conn, store, pending, changed);
+    conn.probe();
+    followThread = true;
+    changed(room);
+    return true;
+  },
+  load: (room, { before }) => loadThread(conn, room, { before }),
+  typing: (room) => {
+    if (room) conn.send({ type: "typing", room: room.slug });
+  },
+  markRead: () => markReadSoon(),
+  closed: (room) => changed(room),
+});
+
+const pins = new PinnedPanel({
+  currentRoom: () => store.current,
+  show(message) {
+    const room = store.current;
+    if (!room) return;
+    if (message.thread) {
+      threads.open(room, message.thread);
+      return;
+    }
+    const el = document.getElementById(`msg-${message.id}`);
+    if (el) {
+      el.scrollIntoView({ block: "center" });
+      el.classList.add("msg-found");
+      setTimeout(() => el.classList.remove("msg-found"), 3000);
+    } else {
+      composer.showError("That pinned message is further back: scroll up to load it.");
+    }
+  },
+});
+
+const notifySettings = new NotifySettings({
+  currentRoom: () => store.current,
+  applied(room, notify) {
+    room.notify = notify;
+    schedule({ sidebar: true });
+  },
+});
+
+/** Who `@` offers in a room: its members but me, and @room / @here for those who may use them. */
+function mentionCandidates() {
+  const room = store.current;
+  if (!room) return [];
+  const people = [...room.members.values()].filter((m) => !store.isMe(m));
+  if (canModerate(store, room)) {
+    people.push(
+      { username: "room", display_name: "Everyone in the room", special: true },
+      { username: "here", display_name: "Everyone online now", special: true },
+    );
+  }
+  return people;
+}
 
 const composer = new Composer({
   submit(body) {
@@ -703,6 +999,8 @@ document.addEventListener("keydown", (event) => {
     if (root.dataset.sidebar === "open") {
       setPanel("sidebar", false);
       sidebarToggle.focus();
+    } else if (threads.isOpen && !event.defaultPrevented && !emojiPicker.isOpen && !roomMenu.isOpen) {
+      threads.close();
     } else if (!wide.matches && root.dataset.members === "open") {
       setPanel("members", false);
       membersToggle.focus();
@@ -745,6 +1043,10 @@ document.getElementById("app-flash")?.addEventListener("click", (event) => {
   composer.focus();
 });
 
+new MentionAutocomplete(byId("composer-input"), mentionCandidates);
+new MentionAutocomplete(byId("thread-composer-input"), mentionCandidates);
+
 fillIcons();
+root.dataset.thread = "closed";
 root.dataset.state = "ready";
 conn.start();

@@ -1,6 +1,8 @@
 // The composer: Enter sends, Shift+Enter adds a line, Up in an empty box edits
 // your last message. Sends `typing` at most once per TYPING_EVERY_MS while
 // the user types. Errors from the server are shown right under it.
+// Two live on the page: the room's ("composer-*" elements) and the thread
+// panel's ("thread-composer-*", threads.js), which labels itself "Reply in thread".
 
 import { byId, setText } from "./dom.js";
 
@@ -13,16 +15,18 @@ const MAX_HEIGHT_PX = 200;
 export class Composer {
   /**
    * @param {object} on  submit(body) -> bool, typing(), editLast(), draftChanged(text)
+   * @param {object} [options]  prefix: the elements' id prefix; label(room): the box's name
    */
-  constructor(on) {
+  constructor(on, { prefix = "composer", label = null } = {}) {
     this.on = on;
-    this.form = byId("composer");
-    this.input = byId("composer-input");
-    this.label = byId("composer-label");
-    this.sendButton = byId("composer-send");
-    this.note = byId("composer-note");
-    this.hint = byId("composer-hint");
-    this.error = byId("composer-error");
+    this.labelFor = label;
+    this.form = byId(prefix);
+    this.input = byId(`${prefix}-input`);
+    this.label = byId(`${prefix}-label`);
+    this.sendButton = byId(`${prefix}-send`);
+    this.note = byId(`${prefix}-note`);
+    this.hint = byId(`${prefix}-hint`);
+    this.error = byId(`${prefix}-error`);
     this.lastTypingAt = 0;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -36,7 +40,7 @@ export class Composer {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       this.submit();
-    } else if (event.key === "ArrowUp" && !this.input.value && this.on.editLast()) {
+    } else if (event.key === "ArrowUp" && !this.input.value && this.on.editLast?.()) {
       event.preventDefault();
     } else if (event.key === "Escape" && this.error.textContent) {
       this.clearError();
@@ -45,13 +49,13 @@ export class Composer {
 
   changed() {
     this.autosize();
-    this.on.draftChanged(this.input.value);
+    this.on.draftChanged?.(this.input.value);
     const length = this.input.value.length;
     if (length > MAX_LENGTH) this.showError(`Too long: ${length} of ${MAX_LENGTH} characters.`);
     else if (this.error.dataset.kind === "length") this.clearError();
     if (this.input.value.trim() && Date.now() - this.lastTypingAt >= TYPING_EVERY_MS) {
       this.lastTypingAt = Date.now();
-      this.on.typing();
+      this.on.typing?.();
     }
   }
 
@@ -67,14 +71,15 @@ export class Composer {
     this.input.value = "";
     this.lastTypingAt = 0;
     this.autosize();
-    this.on.draftChanged("");
+    this.on.draftChanged?.("");
   }
 
   /** Switch to another room: its label and its unsent draft. */
   setRoom(room) {
     const name = room ? (room.kind === "direct" ? room.name : `#${room.name}`) : "";
-    setText(this.label, room ? `Message ${name}` : "Message");
-    this.input.placeholder = !room ? "Message" : room.archived ? "This room is archived: read only" : `Message ${name}`;
+    const label = this.labelFor ? this.labelFor(room) : room ? `Message ${name}` : "Message";
+    setText(this.label, label);
+    this.input.placeholder = !room ? label : room.archived ? "This room is archived: read only" : label;
     this.input.value = room?.draft || "";
     this.input.disabled = !room || room.archived;
     this.sendButton.disabled = this.input.disabled;

@@ -1,6 +1,9 @@
 // The message list of the open room: grouping by author and day, the "new
 // messages" line, sending/failed bubbles, edit and delete of own messages,
-// and keeping the scroll position steady while history is added above.
+// reactions (reactions.js), pins, thread summaries under roots ("3 replies"),
+// mentions of me highlighted, and keeping the scroll position steady while
+// history is added above. The same class draws the thread panel (threads.js):
+// there `room` is the open thread (room.threadId set) and its root comes first.
 //
 // Message bodies: `html` is Markdown the server rendered and sanitised, and is
 // the only thing ever parsed as HTML. It is parsed inert (a <template>) and
@@ -10,6 +13,11 @@
 import { h, reconcile, setText } from "./dom.js";
 import { dayKey, dayLabel, displayName, fullLabel, timeLabel } from "./format.js";
 import { icon } from "./icons.js";
+import { reactionChips } from "./reactions.js";
+import { mentionsUser } from "./store.js";
+
+// Mentions that are about the reader: their name, or everyone in the room.
+const EVERYONE = new Set(["room", "here"]);
 
 // Consecutive messages by one author within this gap share one header.
 const GROUP_GAP_MS = 7 * 60 * 1000;
@@ -109,12 +117,20 @@ export function layout(room, me) {
     rows.push(item);
     prev = item;
   };
+  const threadId = room.threadId ?? null;
+  if (threadId !== null && room.root) {
+    push(room.root, new Date(room.root.created_at), null);
+    const count = room.root.reply_count ?? room.messages.length;
+    rows.push({ kind: "system", key: "replies", text: count === 1 ? "1 reply" : `${count} replies` });
+    prev = null;
+  }
   for (const message of room.messages) {
     noticesBefore(message.id);
     push(message, new Date(message.created_at), null);
   }
   noticesBefore(null);
   for (const pending of room.pending.values()) {
+    if ((pending.thread ?? null) !== threadId) continue;
     const message = {
       id: null,
       client_id: pending.client_id,
@@ -137,6 +153,9 @@ export class MessageList {
     this.scroller = els.scroller;
     this.list = els.list;
     this.status = els.status;
+    // Element ids: "msg-<id>" in the timeline, another prefix in the thread panel (the root is in both).
+    this.idPrefix = els.idPrefix || "msg-";
+    this.inThread = Boolean(els.inThread);
     this.me = me;
     this.on = on;
     this.room = null;
@@ -213,6 +232,10 @@ export class MessageList {
 
   renderStatus(room) {
     let text = "";
+    if (this.inThread) {
+      setText(this.status, !room.loaded ? "Loading replies…" : room.loadingBefore ? "Loading earlier replies…" : "");
+      return;
+    }
     if (!room.loaded) text = "Loading messages…";
     else if (room.loadingBefore) text = "Loading earlier messages…";
     else if (!room.hasMoreBefore && room.loaded) {
@@ -262,26 +285,33 @@ export class MessageList {
     const expanded = message.id !== null && this.expanded.has(message.id);
     // Owners and moderators delete others' messages too (docs/social.md).
     const moderating = !row.own && !pending && Boolean(this.on.canDeleteOthers?.(this.room));
+    const unreadReplies = message.id !== null && !this.inThread ? this.on.threadUnread?.(message.id) || 0 : 0;
+    const busy = message.id !== null ? this.on.busy?.(message.id) || "" : "";
+    const archived = Boolean(this.room?.archived);
     const state = el._state;
     if (
       state.message === message && state.continued === row.continued && state.editing === editing
       && state.confirming === confirming && state.status === pending?.status && state.error === pending?.error
-      && state.expanded === expanded && state.moderating === moderating
+      && state.expanded === expanded && state.moderating === moderating && state.unreadReplies === unreadReplies
+      && state.busy === busy && state.archived === archived
     ) return;
     const refocus = el.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     el._state = {
       message, continued: row.continued, editing, confirming, status: pending?.status, error: pending?.error, expanded,
-      moderating,
+      moderating, unreadReplies, busy, archived,
     };
     el.className = "msg";
     el.classList.toggle("msg-continued", row.continued);
     el.classList.toggle("msg-own", row.own);
+    el.classList.toggle("msg-pinned", Boolean(message.pinned));
+    el.classList.toggle("msg-mentions-me", mentionsUser(message, this.me.username));
+    el.classList.toggle("msg-thread-root", this.inThread && message.id !== null && message.id === this.room?.threadId);
     if (pending) el.classList.add(`msg-${pending.status}`);
     if (message.id !== null) {
       el.dataset.id = String(message.id);
-      el.id = `msg-${message.id}`;
+      el.id = `${this.idPrefix}${message.id}`;
     }
-    el.replaceChildren(...this.contents(row, editing, confirming, moderating));
+    el.replaceChildren(...this.contents(row, { editing, confirming, moderating, unreadReplies, busy, archived }));
     if (editing) {
       const textarea = el.querySelector("textarea");
       if (textarea && !state.editing) {
@@ -293,7 +323,7 @@ export class MessageList {
     }
   }
 
-  contents(row, editing, confirming, moderating) {
+  contents(row, { editing, confirming, moderating, unreadReplies, busy, archived }) {
     const { message, pending, date } = row;
     const author = displayName(message.author);
     const time = h("time", { datetime: message.created_at, title: fullLabel(date) }, timeLabel(date));
@@ -306,6 +336,7 @@ export class MessageList {
       " ",
       time,
       message.edited_at ? h("span", { class: "msg-edited", title: `Edited ${fullLabel(new Date(message.edited_at))}` }, " (edited)") : null,
+      message.pinned ? h("span", { class: "msg-pinned-mark", title: "Pinned to this room" }, icon("pin", 12), "Pinned") : null,
     );
     const main = h("div", { class: "msg-main" }, meta);
     if (editing) main.append(this.editForm(message));
@@ -313,13 +344,46 @@ export class MessageList {
     else {
       const body = h("div", { class: "msg-body", "data-foldable": "" });
       body.append(safeFragment(message.html));
+      this.markMentions(body);
       main.append(body);
     }
     if (pending) main.append(this.pendingStatus(pending));
+    if (!pending) {
+      const busyEmoji = new Set(busy.split("\n").filter((key) => key !== "pin"));
+      const chips = reactionChips(message, this.me.username, { pending: busyEmoji });
+      if (chips) main.append(chips);
+      if (!this.inThread && !message.thread) {
+        const summary = this.threadSummary(message, unreadReplies);
+        if (summary) main.append(summary);
+      }
+    }
     const parts = [h("div", { class: "msg-gutter" }, avatar), main];
-    if (row.own && !pending && !editing) parts.push(this.actions(message, confirming));
-    else if (moderating) parts.push(this.moderatorActions(message, confirming));
+    if (!pending && !editing) parts.push(this.actions(message, { confirming, moderating, own: row.own, archived, busy }));
     return parts;
+  }
+
+  /** Mentions of the reader (their name, @room, @here) get a class of their own. */
+  markMentions(body) {
+    for (const span of body.querySelectorAll("span.mention[data-user]")) {
+      const user = span.dataset.user;
+      span.classList.toggle("mention-me", user === this.me.username || EVERYONE.has(user));
+    }
+  }
+
+  /** "3 replies · last reply 10:42" under a root, "2 new replies" when some arrived unseen. */
+  threadSummary(message, unreadReplies) {
+    const count = message.reply_count || 0;
+    if (!count && !unreadReplies) return null;
+    const label = count === 1 ? "1 reply" : `${count} replies`;
+    const last = message.last_reply_at ? new Date(message.last_reply_at) : null;
+    return h("div", { class: "thread-summary" },
+      h("button", {
+        type: "button", class: `btn-link thread-open${unreadReplies ? " thread-unread" : ""}`, "data-action": "open-thread",
+        "aria-label": `${label}${unreadReplies ? `, ${unreadReplies} new` : ""}: open the thread`,
+      }, label),
+      unreadReplies ? h("span", { class: "thread-new" }, unreadReplies === 1 ? "1 new reply" : `${unreadReplies} new replies`) : null,
+      last ? h("span", { class: "thread-last" }, "Last reply ", h("time", { datetime: message.last_reply_at, title: fullLabel(last) }, timeLabel(last))) : null,
+    );
   }
 
   pendingStatus(pending) {
@@ -337,39 +401,43 @@ export class MessageList {
     );
   }
 
-  actions(message, confirming) {
+  /**
+   * The hover/focus toolbar of a sent message: react, reply in thread (on the
+   * timeline), pin or unpin (not in archived rooms), then edit and delete for
+   * one's own, delete for a moderator. Delete is confirmed inline.
+   */
+  actions(message, { confirming, moderating, own, archived, busy }) {
     const when = timeLabel(new Date(message.created_at));
-    if (confirming) {
-      return h("div", { class: "msg-actions msg-actions-confirm", role: "group", "aria-label": "Confirm delete" },
-        h("span", {}, "Delete this message?"),
-        h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "delete-confirm" }, "Delete"),
-        h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "delete-cancel" }, "Cancel"),
-      );
-    }
-    return h("div", { class: "msg-actions" },
-      h("button", { type: "button", class: "icon-button", "data-action": "edit", "aria-label": `Edit your message from ${when}`, title: "Edit" },
-        icon("edit", 16)),
-      h("button", { type: "button", class: "icon-button", "data-action": "delete", "aria-label": `Delete your message from ${when}`, title: "Delete" },
-        icon("trash", 16)),
-    );
-  }
-
-  /** On someone else's message: delete only, confirmed inline like one's own. */
-  moderatorActions(message, confirming) {
     const author = displayName(message.author);
-    if (confirming) {
+    if (confirming && (own || moderating)) {
       return h("div", { class: "msg-actions msg-actions-confirm", role: "group", "aria-label": "Confirm delete" },
-        h("span", {}, `Delete this message by ${author} for everyone?`),
+        h("span", {}, own ? "Delete this message?" : `Delete this message by ${author} for everyone?`),
         h("button", { type: "button", class: "btn btn-small btn-danger", "data-action": "delete-confirm" }, "Delete"),
         h("button", { type: "button", class: "btn btn-small btn-outline", "data-action": "delete-cancel" }, "Cancel"),
       );
     }
-    const when = timeLabel(new Date(message.created_at));
+    const whose = own ? "your message" : `${author}'s message`;
+    const pinBusy = busy.split("\n").includes("pin");
     return h("div", { class: "msg-actions" },
-      h("button", {
+      archived ? null : h("button", {
+        type: "button", class: "icon-button", "data-action": "react", "aria-label": `React to ${whose} from ${when}`, title: "React",
+        "aria-haspopup": "dialog",
+      }, icon("smile", 16)),
+      this.inThread || message.thread ? null : h("button", {
+        type: "button", class: "icon-button", "data-action": "reply", "aria-label": `Reply in thread to ${whose} from ${when}`, title: "Reply in thread",
+      }, icon("reply", 16)),
+      archived ? null : h("button", {
+        type: "button", class: `icon-button${pinBusy ? " is-busy" : ""}`, "data-action": message.pinned ? "unpin" : "pin",
+        "aria-label": `${message.pinned ? "Unpin" : "Pin"} ${whose} from ${when}`, title: message.pinned ? "Unpin" : "Pin",
+        "aria-busy": pinBusy ? "true" : null,
+      }, icon("pin", 16)),
+      own ? h("button", { type: "button", class: "icon-button", "data-action": "edit", "aria-label": `Edit your message from ${when}`, title: "Edit" },
+        icon("edit", 16)) : null,
+      own || moderating ? h("button", {
         type: "button", class: "icon-button", "data-action": "delete",
-        "aria-label": `Delete ${author}'s message from ${when}`, title: "Delete (moderator)",
-      }, icon("trash", 16)),
+        "aria-label": own ? `Delete your message from ${when}` : `Delete ${author}'s message from ${when}`,
+        title: own ? "Delete" : "Delete (moderator)",
+      }, icon("trash", 16)) : null,
     );
   }
 
@@ -392,7 +460,7 @@ export class MessageList {
     this.editingId = id;
     this.confirmDeleteId = null;
     this.render(this.room);
-    document.getElementById(`msg-${id}`)?.scrollIntoView({ block: "nearest" });
+    document.getElementById(`${this.idPrefix}${id}`)?.scrollIntoView({ block: "nearest" });
   }
 
   stopEdit({ focusComposer = true } = {}) {
@@ -400,7 +468,7 @@ export class MessageList {
     this.editingId = null;
     if (this.room) this.render(this.room);
     if (focusComposer) this.on.focusComposer();
-    else if (id !== null) document.querySelector(`#msg-${id} [data-action="edit"]`)?.focus();
+    else if (id !== null) document.getElementById(`${this.idPrefix}${id}`)?.querySelector('[data-action="edit"]')?.focus();
   }
 
   click(event) {
@@ -448,6 +516,20 @@ export class MessageList {
         break;
       case "discard":
         this.on.discard(button.dataset.clientId);
+        break;
+      case "react":
+        this.on.pickReaction?.(id, button);
+        break;
+      case "reaction-toggle":
+        this.on.toggleReaction?.(id, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
+        break;
+      case "reply":
+      case "open-thread":
+        this.on.openThread?.(id);
+        break;
+      case "pin":
+      case "unpin":
+        this.on.pin?.(id, button.dataset.action === "pin");
         break;
       default:
     }

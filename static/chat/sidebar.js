@@ -1,5 +1,6 @@
-// The sidebar: rooms and direct conversations with unread counts, and the
-// open room's title and topic in the top bar.
+// The sidebar: rooms and direct conversations with unread counts, a mention
+// badge ("@2") apart from them, a dot only for a muted room (notify none), and
+// the open room's title and topic in the top bar.
 
 import { byId, h, reconcile, setText } from "./dom.js";
 import { icon } from "./icons.js";
@@ -12,23 +13,27 @@ export function roomHref(slug) {
 }
 
 function roomLabel(room) {
-  const unread = room.unread ? `, ${room.unread} unread` : "";
+  const muted = room.notify === "none";
+  const unread = !room.unread ? "" : muted ? ", unread messages (muted)" : `, ${room.unread} unread`;
+  const mentions = room.mentions && !muted ? `, ${room.mentions} ${room.mentions === 1 ? "mention" : "mentions"}` : "";
   const kind = room.kind === "private" ? "private room " : room.kind === "direct" ? "conversation with " : "room ";
-  return `${kind}${room.name}${unread}`;
+  return `${kind}${room.name}${unread}${mentions}`;
 }
 
 function createItem() {
   const link = h("a", { class: "room-link" },
     h("span", { class: "room-icon", "aria-hidden": "true" }),
     h("span", { class: "room-name" }),
+    h("span", { class: "mention-badge", "aria-hidden": "true" }),
     h("span", { class: "unread-badge", "aria-hidden": "true" }),
+    h("span", { class: "unread-dot", "aria-hidden": "true" }),
   );
   return h("li", { class: "room-item" }, link);
 }
 
 function updateItem(li, room, currentSlug) {
   const link = li.firstChild;
-  const [iconSlot, name, badge] = link.children;
+  const [iconSlot, name, mention, badge, dot] = link.children;
   link.href = roomHref(room.slug);
   link.dataset.slug = room.slug;
   link.setAttribute("aria-label", roomLabel(room));
@@ -41,9 +46,16 @@ function updateItem(li, room, currentSlug) {
     iconSlot.replaceChildren(icon(iconName, 16));
   }
   setText(name, room.name);
-  const count = room.slug === currentSlug ? 0 : room.unread;
+  const here = room.slug === currentSlug;
+  const muted = room.notify === "none";
+  link.classList.toggle("is-muted", muted);
+  const count = here || muted ? 0 : room.unread;
   setText(badge, count ? (count > 99 ? "99+" : String(count)) : "");
   badge.hidden = !count;
+  const mentions = here || muted ? 0 : room.mentions || 0;
+  setText(mention, mentions ? `@${mentions > 99 ? "99+" : mentions}` : "");
+  mention.hidden = !mentions;
+  dot.hidden = !(muted && !here && room.unread > 0);
 }
 
 export class Sidebar {

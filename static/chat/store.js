@@ -6,7 +6,13 @@
 //   however frames arrive (live, history, catch-up, a re-join) what is shown
 //   is every message once, in id order;
 // - a pending send is keyed by its client_id; the echoed message with the same
-//   client_id settles it, wherever it comes from (live frame or catch-up).
+//   client_id settles it, wherever it comes from (live frame or catch-up);
+// - room.messages is the MAIN TIMELINE: roots only (message.thread == null).
+//   Replies are held only for the open thread (room.thread, see threads.js);
+// - every message carries `seq`, the room seq of its last change: a newer copy
+//   or a delta replaces it only when its seq is higher, so frames, pages and
+//   `sync` changes may arrive in any order and twice (docs/protocol.md).
+//   room.seq is the room's change cursor: everything up to it is applied.
 
 export const TYPING_SHOWN_MS = 5_000;
 
@@ -42,7 +48,28 @@ function newRoom(info) {
     typing: new Map(), // username -> {user, until}
     draft: "",
     lastReadSent: 0,
+    seq: typeof info.seq === "number" ? info.seq : null, // change cursor (null: the server has none)
+    syncing: false, // a `sync` is in flight: live frames move liveSeq, not seq
+    liveSeq: 0,
+    mentions: info.mentions || 0, // unread messages that mention me
+    notify: info.notify || (info.kind === "direct" ? "all" : "mentions"),
+    thread: null, // the open thread: {rootId, root, messages, byId, loaded, hasMoreBefore, ...}
+    threadUnread: new Map(), // root id -> replies by others that arrived while its thread was closed
+    deleted: new Set(), // ids seen deleted: a late copy must not bring them back
+    maxSeenId: 0, // highest id (root or reply) received for the room: the read mark to send
   };
+}
+
+/** Is message `incoming` (or a delta with seq) newer than the copy held? */
+export function newer(incomingSeq, known) {
+  if (typeof incomingSeq !== "number" || typeof known?.seq !== "number") return true;
+  return incomingSeq > known.seq;
+}
+
+/** Does this message mention `username` (by name, @room or @here)? */
+export function mentionsUser(message, username) {
+  if (!message || message.author?.username === username) return false;
+  return (message.mentions || []).some((name) => name === username || name === "room" || name === "here");
 }
 
 export class Store {
@@ -76,6 +103,11 @@ export class Store {
     }
     if (data.archived !== undefined) room.archived = Boolean(data.archived);
     if (data.unread !== undefined) room.unread = data.unread;
+    if (data.mentions !== undefined && data.mentions !== null) room.mentions = data.mentions;
+    if (data.notify) room.notify = data.notify;
+    // A loaded room's cursor moves only with what it applied (frames, `sync`):
+    // a newer seq from hello must not skip the changes the client missed.
+    if (typeof data.seq === "number" && (!room.loaded || room.seq === null)) room.seq = data.seq;
     if (data.last_message_id !== undefined && data.last_message_id !== null) {
       room.lastMessageId = Math.max(room.lastMessageId, data.last_message_id);
     }
@@ -106,10 +138,48 @@ export class Store {
       .sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }));
   }
 
+  /** Unread messages across rooms; muted rooms (notify none) count for nothing. */
   totalUnread() {
     let total = 0;
-    for (const room of this.rooms.values()) total += room.unread;
+    for (const room of this.rooms.values()) if (room.notify !== "none") total += room.unread;
     return total;
+  }
+
+  /** Note a seq the room produced (a frame or a `sync` page). */
+  bumpSeq(room, seq) {
+    if (typeof seq !== "number") return;
+    if (room.syncing) room.liveSeq = Math.max(room.liveSeq, seq);
+    else room.seq = Math.max(room.seq ?? 0, seq);
+  }
+
+  /** The copy of a message held anywhere in the room (main timeline or open thread). */
+  heldMessage(room, id) {
+    return room.byId.get(id) || room.thread?.byId.get(id) || (room.thread?.root?.id === id ? room.thread.root : null);
+  }
+
+  /**
+   * Replace a held message by a changed copy (`fn(old)` returns the new one),
+   * wherever it is held. Returns whether something changed.
+   */
+  updateMessage(room, id, fn) {
+    let touched = false;
+    const main = room.byId.get(id);
+    if (main) touched = this.replaceMessage(room, fn(main)) || touched;
+    const thread = room.thread;
+    if (thread) {
+      if (thread.root?.id === id) {
+        thread.root = fn(thread.root);
+        touched = true;
+      }
+      const reply = thread.byId.get(id);
+      if (reply) {
+        const updated = fn(reply);
+        thread.byId.set(id, updated);
+        thread.messages[thread.messages.findIndex((m) => m.id === id)] = updated;
+        touched = true;
+      }
+    }
+    return touched;
   }
 
   // ### Messages ###
@@ -133,11 +203,17 @@ export class Store {
     for (const message of messages) {
       if (!message || typeof message.id !== "number") continue;
       if (message.client_id && this.isMe(message.author)) room.pending.delete(message.client_id);
+      if (message.thread) continue; // a reply: not on the main timeline (threads.js holds them)
+      room.maxSeenId = Math.max(room.maxSeenId, message.id);
       const known = room.byId.get(message.id);
       if (known) {
-        if (message.edited_at !== known.edited_at || message.html !== known.html) this.replaceMessage(room, message);
+        const differs = typeof message.seq === "number" && typeof known.seq === "number"
+          ? message.seq > known.seq
+          : message.edited_at !== known.edited_at || message.html !== known.html;
+        if (differs) this.replaceMessage(room, message);
         continue;
       }
+      if (room.deleted.has(message.id)) continue;
       room.byId.set(message.id, message);
       added.push(message);
       room.lastMessageId = Math.max(room.lastMessageId, message.id);
@@ -158,12 +234,74 @@ export class Store {
   }
 
   deleteMessage(room, id) {
-    if (!room.byId.delete(id)) return false;
+    room.deleted.add(id);
+    const thread = room.thread;
+    let touched = false;
+    if (thread?.byId.delete(id)) {
+      thread.messages = thread.messages.filter((m) => m.id !== id);
+      touched = true;
+    }
+    if (!room.byId.delete(id)) return touched;
     room.messages = room.messages.filter((m) => m.id !== id);
     if (room.markerId === id) {
       room.markerId = room.messages.find((m) => m.id > id)?.id ?? null;
     }
     return true;
+  }
+
+  // ### The open thread ###
+
+  /** Start holding a thread's replies (the panel opened); replaces any other. */
+  openThread(room, rootId) {
+    room.thread = {
+      rootId,
+      threadId: rootId, // render.js's layout() shows only pending sends of this thread
+      root: room.byId.get(rootId) || null,
+      messages: [],
+      byId: new Map(),
+      pending: room.pending,
+      loaded: false,
+      hasMoreBefore: false,
+      loadingBefore: false,
+      markerId: null,
+      kind: room.kind,
+      name: room.name,
+      slug: room.slug,
+    };
+    room.threadUnread.delete(rootId);
+    return room.thread;
+  }
+
+  closeThread(room) {
+    room.thread = null;
+  }
+
+  /** Merge replies into the open thread (ordered by id, seq-aware). Returns those new to it. */
+  mergeReplies(room, messages) {
+    const thread = room.thread;
+    const added = [];
+    if (!thread) return added;
+    for (const message of messages) {
+      if (!message || message.thread !== thread.rootId) continue;
+      if (message.client_id && this.isMe(message.author)) room.pending.delete(message.client_id);
+      room.maxSeenId = Math.max(room.maxSeenId, message.id);
+      const known = thread.byId.get(message.id);
+      if (known) {
+        if (newer(message.seq, known) && message !== known) {
+          thread.byId.set(message.id, message);
+          thread.messages[thread.messages.findIndex((m) => m.id === message.id)] = message;
+        }
+        continue;
+      }
+      if (room.deleted.has(message.id)) continue;
+      thread.byId.set(message.id, message);
+      added.push(message);
+    }
+    if (added.length) {
+      thread.messages.push(...added);
+      thread.messages.sort((a, b) => a.id - b.id);
+    }
+    return added;
   }
 
   /** The newest message the user wrote in a room, for "up arrow edits". */
@@ -176,10 +314,12 @@ export class Store {
 
   // ### Sending ###
 
-  addPending(room, body) {
+  /** A send waiting for its echo; `thread` is the root it replies to (or null). */
+  addPending(room, body, thread = null) {
     const pending = {
       client_id: crypto.randomUUID(),
       room: room.slug,
+      thread,
       body,
       status: "sending",
       error: "",

@@ -2,15 +2,24 @@
 // history, catching up after a reconnect, and the outbox of sends waiting for
 // their echo.
 //
-// Completeness comes from the cursor, not from live delivery: after every
-// (re)connect each room we hold messages for asks `history after=<last id
-// held>` until `has_more` is false. The store de-duplicates by id, so live
-// frames racing with catch-up pages are harmless.
+// Completeness comes from the change cursor, not from live delivery: each
+// room keeps `seq`, the highest room change applied (from its first `joined`,
+// then from every frame). After every reconnect each room we hold messages
+// for asks `sync since=<seq>` until `has_more` is false, and applies every
+// change (new roots, edits, deletes as tombstones, reactions, pins, reply
+// counts, replies of the open thread) by the per-message seq rule, so an edit,
+// a delete, a reaction or a pin made while the page was offline shows, once.
+// `sync` replaces the old `history after=<last id>` catch-up; that one is kept
+// only for a room whose server gave no seq (room.seq === null). While a sync
+// runs, live frames move room.liveSeq, not the cursor, so a sync cut short by
+// another drop starts again from the last page it applied. The store
+// de-duplicates by id and seq, so live frames racing with sync are harmless.
 
-import { asRoom } from "./store.js";
+import { asRoom, newer } from "./store.js";
 
 export const PAGE_SIZE = 50;
 const CATCH_UP_PAGE = 100;
+const SYNC_PAGE = 200;
 // A send with no echo and no error in this time is shown as failed (retryable).
 const SEND_TIMEOUT_MS = 10_000;
 
@@ -39,8 +48,71 @@ export function leaveRoom(conn, slug) {
 function history(conn, slug, cursor) {
   return conn.request(
     { type: "history", room: slug, ...cursor },
-    (frame) => frame.type === "history" && slugOf(frame.room) === slug,
+    (frame) => frame.type === "history" && slugOf(frame.room) === slug && (frame.thread ?? null) === (cursor.thread ?? null),
   );
+}
+
+/** The latest page of a thread's replies (or the page before `before`); app.js's handler applies it. */
+export async function loadThread(conn, room, { before } = {}) {
+  const thread = room.thread;
+  if (!thread || !conn.isOpen) return null;
+  const rootId = thread.rootId;
+  const reply = await history(conn, room.slug, { thread: rootId, limit: PAGE_SIZE, ...(before ? { before } : {}) });
+  if (room.thread?.rootId !== rootId) return reply;
+  if (!before) thread.loaded = true;
+  thread.hasMoreBefore = Boolean(reply.has_more) && (reply.messages?.length ?? 0) > 0;
+  return reply;
+}
+
+/** Apply one `synced` change (a message object or a tombstone). Returns whether the view changed. */
+export function applyChange(store, room, change, { seenBefore = 0 } = {}) {
+  if (!change || typeof change.id !== "number") return false;
+  if (change.deleted) return store.deleteMessage(room, change.id);
+  if (change.thread) {
+    if (room.thread?.rootId === change.thread) {
+      store.mergeReplies(room, [change]);
+      return true;
+    }
+    // A reply to a thread that is not open: the root's count arrives as its own change;
+    // a reply by someone else newer than anything held shows as unread on the root.
+    if (room.byId.has(change.thread) && change.id > seenBefore && !store.isMe(change.author)) {
+      room.threadUnread.set(change.thread, (room.threadUnread.get(change.thread) || 0) + 1);
+      return true;
+    }
+    return false;
+  }
+  const known = room.byId.get(change.id);
+  if (known) return newer(change.seq, known) && store.replaceMessage(room, change);
+  // A root not held: new if it is past the oldest held (the run held ends at the latest).
+  if (!room.messages.length || change.id > store.firstId(room)) return store.mergeMessages(room, [change]).length > 0;
+  return false;
+}
+
+function syncPage(conn, slug, since) {
+  return conn.request(
+    { type: "sync", room: slug, since, limit: SYNC_PAGE },
+    (frame) => frame.type === "synced" && slugOf(frame.room) === slug,
+  );
+}
+
+/** Bring a room's held state up to date from its cursor, page by page. */
+export async function syncRoom(conn, store, room) {
+  let since = room.seq;
+  const seenBefore = room.maxSeenId;
+  room.syncing = true;
+  room.liveSeq = since;
+  try {
+    for (;;) {
+      const reply = await syncPage(conn, room.slug, since);
+      for (const change of reply.changes || []) applyChange(store, room, change, { seenBefore });
+      if (typeof reply.seq === "number") since = Math.max(since, reply.seq);
+      room.seq = since; // what is applied so far: a drop now resumes here
+      if (!reply.has_more || !(reply.changes || []).length) break;
+    }
+    room.seq = Math.max(room.seq, room.liveSeq);
+  } finally {
+    room.syncing = false;
+  }
 }
 
 /** Fetch the page before the oldest message held; `changed` re-renders. */
@@ -87,7 +159,8 @@ export async function resync(conn, store, { changed }) {
   const cursors = rooms.map((room) => [room, store.lastId(room)]);
   for (const [room, after] of cursors) {
     if (!store.rooms.has(room.slug)) continue;
-    await catchUpRoom(conn, room, after);
+    if (typeof room.seq === "number") await syncRoom(conn, store, room);
+    else await catchUpRoom(conn, room, after);
     changed(room);
   }
   for (const room of store.rooms.values()) {
@@ -105,9 +178,9 @@ export function transmit(conn, store, pending, changed) {
   pending.status = "sending";
   pending.error = "";
   clearTimeout(pending.timer);
-  const sent = conn.isOpen && conn.send({
-    type: "send", room: pending.room, body: pending.body, client_id: pending.client_id, ref: pending.client_id,
-  });
+  const frame = { type: "send", room: pending.room, body: pending.body, client_id: pending.client_id, ref: pending.client_id };
+  if (pending.thread) frame.thread = pending.thread;
+  const sent = conn.isOpen && conn.send(frame);
   if (!sent) {
     pending.status = "waiting"; // resync() sends it once the socket is back
     return;
