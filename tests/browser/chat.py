@@ -128,3 +128,86 @@ class ChatPage:
 
     def shown_texts(self) -> list[str]:
         return [m["text"] for m in self.shown_messages()]
+
+
+class ConversationPage(ChatPage):
+    """The chat page with its conversation features: threads, reactions, pins, mentions."""
+
+    @property
+    def thread_panel(self) -> Locator:
+        return self.page.locator("#thread-panel")
+
+    @property
+    def thread_composer(self) -> Locator:
+        return self.page.get_by_role("textbox", name="Reply in thread")
+
+    @property
+    def thread_messages(self) -> Locator:
+        return self.page.locator("#thread-list > li.msg")
+
+    def thread_message(self, text: str) -> Locator:
+        return self.thread_messages.filter(has=self.page.locator(".msg-body", has_text=text))
+
+    def thread_texts(self) -> list[str]:
+        """The thread panel's messages in screen order (the root first)."""
+        return self.page.evaluate(
+            """() => [...document.querySelectorAll('#thread-list > li.msg')].map(
+                (li) => li.querySelector('.msg-body')?.innerText.trim() ?? '')"""
+        )
+
+    def message_action(self, message: Locator, name: str) -> Locator:
+        """A button of a message's toolbar (React, Reply in thread, Pin, ...), shown on hover."""
+        message.hover()
+        return message.locator(".msg-actions").get_by_role("button", name=re.compile(f"^{name} "))
+
+    def chip(self, message: Locator, emoji: str) -> Locator:
+        emoji_span = self.page.locator(".reaction-emoji", has_text=emoji)
+        return message.locator("button.reaction", has=emoji_span)
+
+    def react(self, message: Locator, emoji: str) -> None:
+        """React through the picker: the built-in set, or the text field for anything else."""
+        self.message_action(message, "React to").click()
+        picker = self.page.get_by_role("dialog", name="Add a reaction")
+        expect(picker).to_be_visible()
+        option = picker.locator(".emoji-option", has_text=emoji)
+        if option.count():
+            option.first.click()
+        else:
+            picker.get_by_label("Any emoji or :short_name:").fill(emoji)
+            picker.get_by_role("button", name="Add").click()
+        expect(picker).to_be_hidden()
+
+    def open_thread(self, message: Locator) -> None:
+        self.message_action(message, "Reply in thread to").click()
+        expect(self.thread_panel).to_be_visible()
+        expect(self.page.locator("#thread-status")).not_to_have_text("Loading replies…")
+
+    def reply(self, text: str) -> None:
+        self.thread_composer.fill(text)
+        self.thread_composer.press("Enter")
+
+    def notify_setting(self, label: str) -> None:
+        """Choose the open room's notification setting in its dialog, then close it."""
+        self.page.get_by_role("button", name="Notifications").click()
+        dialog = self.page.get_by_role("dialog", name=re.compile("^Notifications for "))
+        expect(dialog).to_be_visible()
+        dialog.get_by_label(label).check()
+        expect(dialog.get_by_role("status")).to_have_text(re.compile("^Saved"))
+        dialog.get_by_role("button", name="Close").click()
+        expect(dialog).to_be_hidden()
+
+    def state(self) -> list[dict]:
+        """What the timeline shows of each message: text, edited, reactions, pinned, replies."""
+        return self.page.evaluate(
+            """() => [...document.querySelectorAll('#message-list > li.msg[data-id]')]
+              .map((li) => ({
+                id: Number(li.dataset.id),
+                text: li.querySelector('.msg-body')?.innerText.trim() ?? '',
+                edited: Boolean(li.querySelector('.msg-edited')),
+                pinned: li.classList.contains('msg-pinned'),
+                reactions: [...li.querySelectorAll('.reaction')].map(
+                    (c) => c.querySelector('.reaction-emoji').textContent + ' '
+                        + c.querySelector('.reaction-count').textContent),
+                replies: li.querySelector('.thread-open')?.textContent ?? '',
+            }))"""
+        )
