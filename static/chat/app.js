@@ -824,6 +824,7 @@ const threads = new ThreadPanel(store, {
     if (room) conn.send({ type: "typing", room: room.slug });
   },
   markRead: () => markReadSoon(),
+  opened: (room) => changed(room),
   closed: (room) => changed(room),
 });
 

@@ -15,7 +15,7 @@ export class ThreadPanel {
    * @param {object} store
    * @param {object} on  actions: the message-list callbacks (edit, remove, react, ...);
    *                     send(room, body, rootId) -> bool; load(room, {before}) -> Promise;
-   *                     closed(); markRead()
+   *                     opened(room); closed(room); markRead()
    */
   constructor(store, on) {
     this.store = store;
@@ -68,6 +68,7 @@ export class ThreadPanel {
       this.composer.setRoom(room);
       this.list.show(thread);
       this.render();
+      this.on.opened?.(room); // the root's "new replies" are read now
       this.composer.focus();
       try {
         await this.on.load(room, {});

@@ -151,7 +151,7 @@ def test_a_pinned_message_is_marked_and_listed(replicas, make_person, open_chat)
     expect(bob.message("Unrelated chatter").locator(".msg-pinned-mark")).to_have_count(0)
 
     bob.page.get_by_role("button", name="Pinned messages").click()
-    pins = bob.page.get_by_role("dialog", name="Pinned in General")
+    pins = bob.page.get_by_role("dialog", name="Pinned in #General")
     expect(pins.locator(".pin-item")).to_have_count(1)
     expect(pins.locator(".pin-item-text")).to_have_text("The wifi password is on the fridge")
     pins.locator(".pin-item").click()
@@ -337,6 +337,7 @@ def test_changes_made_while_offline_appear_after_reconnecting(replicas, make_per
     bob.reply("a reply while away")
     expect(bob.thread_message("a reply while away")).to_have_count(1)
 
+    expect(alice.banner).to_contain_text("Connection lost")  # still away: nothing came live
     alice.page.context.set_offline(False)
     alice.expect_online(timeout=40_000)
     kept = alice.expect_message("keep me")
