@@ -41,7 +41,7 @@ class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "is_default", "archived", "member_count", "created"]
     list_filter = ["kind", "is_default", "archived"]
     search_fields = ["name", "slug", "topic"]
-    readonly_fields = ["created", "last_message_id", "direct_key"]
+    readonly_fields = ["created", "last_message_id", "seq", "direct_key"]
     inlines = [MembershipInline]
     actions = ["archive", "unarchive"]
 

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
 from accounts import selectors as people_selectors
 from accounts.api import UserOut, errors
-from chat import longpoll, presence, ratelimit, selectors, services
+from chat import longpoll, presence, ratelimit, reactions, selectors, services
 from chat.errors import ClientError
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
@@ -43,7 +43,13 @@ class RoomOut(Schema):
     archived: bool = Field(description="Archived rooms are read-only.")
     is_member: bool
     unread: int = Field(description="Messages by others after my read mark.")
+    mentions: int = Field(description="Unread messages that mention me (by name, @room, @here).")
+    notify: Literal["all", "mentions", "none"] = Field(
+        description="What the room tells me about: direct rooms default to all, others to "
+        "mentions; none mutes it."
+    )
     last_message_id: int
+    seq: int = Field(description="The room's change cursor: pass it as `since` to …/changes.")
     peer: str | None = Field(None, description="For a direct room, the other person's username.")
 
 
@@ -87,6 +93,14 @@ class RoleIn(Schema):
     )
 
 
+class ReactionOut(Schema):
+    emoji: str = Field(description="One Unicode emoji or a :short_name:.")
+    count: int
+    users: list[str] = Field(
+        description=f"The first {settings.CHAT_REACTION_USERS_SHOWN} who reacted, in order."
+    )
+
+
 class MessageOut(Schema):
     id: int = Field(description="Monotonic per room: the cursor every page and poll uses.")
     room: str
@@ -96,6 +110,51 @@ class MessageOut(Schema):
     created_at: DateTime
     edited_at: DateTime | None
     client_id: str | None
+    seq: int = Field(description="The room seq of this message's last change.")
+    thread: int | None = Field(description="The thread root's id for a reply; null for a root.")
+    reply_count: int = Field(description="A root's live replies.")
+    last_reply_at: DateTime | None
+    reactions: list[ReactionOut] = Field(description="Per emoji, in order of first use.")
+    pinned: bool
+    mentions: list[str] = Field(
+        description="Members mentioned by username, and `room` or `here` if used."
+    )
+
+
+class TombstoneOut(Schema):
+    id: int
+    room: str
+    deleted: Literal[True]
+    seq: int
+    thread: int | None
+
+
+class ChangesOut(Schema):
+    room: str
+    changes: list[MessageOut | TombstoneOut] = Field(
+        description="Every message changed after `since`, once each, in seq order, as it is "
+        "now; deleted ones as tombstones."
+    )
+    seq: int = Field(description="Pass this as `since` next (with has_more, at once).")
+    has_more: bool
+
+
+class ChangesQuery(Schema):
+    since: int = Field(ge=0, le=MESSAGE_ID_MAX, description="The last seq the client has.")
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description=f"Default {settings.CHAT_HISTORY_PAGE_SIZE}, "
+        f"at most {settings.CHAT_HISTORY_MAX_PAGE_SIZE}.",
+    )
+
+
+class ReactionIn(Schema):
+    emoji: str = Field(max_length=32, description="One Unicode emoji or a :short_name:.")
+
+
+class NotifyIn(Schema):
+    notify: Literal["all", "mentions", "none"]
 
 
 class MessageIn(Schema):
@@ -109,6 +168,13 @@ class MessageIn(Schema):
         "a retry with the same client_id returns the first message (200) instead of "
         "posting again.",
     )
+    thread: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="Reply in the thread of this message of the same room (a reply's "
+        "thread is its root's).",
+    )
 
 
 class MessageEditIn(Schema):
@@ -121,6 +187,14 @@ class MessageEditIn(Schema):
 class MessagesPage(Schema):
     messages: list[MessageOut] = Field(description="Ascending by id.")
     has_more: bool = Field(description="More messages lie beyond this page.")
+
+
+class ThreadPage(MessagesPage):
+    root: MessageOut | None = Field(None, description="With `thread`: the thread's root.")
+
+
+class PinsOut(Schema):
+    messages: list[MessageOut] = Field(description="The newest pin first.")
 
 
 class PollOut(MessagesPage):
@@ -151,6 +225,9 @@ class PageQuery(Schema):
         ge=1,
         description=f"Default {settings.CHAT_HISTORY_PAGE_SIZE}, "
         f"at most {settings.CHAT_HISTORY_MAX_PAGE_SIZE}.",
+    )
+    thread: MessageId | None = Field(
+        None, description="A thread root's id: page its replies instead of the main timeline."
     )
 
 
@@ -365,17 +442,72 @@ def read_mark(request: HttpRequest, slug: RoomSlug, payload: ReadIn) -> dict:
 
 @router.get(
     "/rooms/{slug}/messages",
-    response={200: MessagesPage, **errors(404)},
+    response={200: ThreadPage, **errors(404)},
     tags=["messages"],
     summary="History",
 )
 def message_list(request: HttpRequest, slug: RoomSlug, query: Query[PageQuery]) -> dict:
-    """A page ascending by id: the newest, or `before` an id, or `after` an id."""
+    """A page ascending by id: the newest, or `before` an id, or `after` an id.
+
+    The main timeline holds thread roots (each with `reply_count`); with `thread`
+    the page is that thread's replies, and `root` is the root.
+    """
     room = selectors.room_for_user(user=request.auth, slug=slug)
+    root = selectors.thread_root(room=room, thread=query.thread) if query.thread else None
     messages, has_more = selectors.messages_page(
-        room=room, before=query.before, after=query.after, limit=query.limit
+        room=room,
+        before=query.before,
+        after=query.after,
+        limit=query.limit,
+        thread=root.pk if root else None,
     )
-    return {"messages": [selectors.message_payload(m) for m in messages], "has_more": has_more}
+    page = {"messages": [selectors.message_payload(m) for m in messages], "has_more": has_more}
+    if root is not None:
+        page["root"] = selectors.message_payload(root)
+    return page
+
+
+@router.get(
+    "/rooms/{slug}/changes",
+    response={200: ChangesOut, **errors(404)},
+    tags=["messages"],
+    summary="Changes since a seq",
+)
+def change_list(request: HttpRequest, slug: RoomSlug, query: Query[ChangesQuery]) -> dict:
+    """Everything that changed in the room's messages after `since` (posts, edits,
+    deletions, reactions, pins, reply counts): each changed message once, as it is
+    now, in seq order. A client that kept the room's `seq` misses nothing."""
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    rows, has_more = selectors.changes_since(room=room, since=query.since, limit=query.limit)
+    changes = [selectors.change_payload(m) for m in rows]
+    seq = changes[-1]["seq"] if changes else query.since
+    return {"room": room.slug, "changes": changes, "seq": seq, "has_more": has_more}
+
+
+@router.get(
+    "/rooms/{slug}/pins",
+    response={200: PinsOut, **errors(404)},
+    tags=["messages"],
+    summary="Pinned messages",
+)
+def pin_list(request: HttpRequest, slug: RoomSlug) -> dict:
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    return {
+        "messages": [selectors.message_payload(m) for m in selectors.pinned_messages(room=room)]
+    }
+
+
+@router.patch(
+    "/rooms/{slug}/me",
+    response={200: RoomOut, **errors(403, 404)},
+    tags=["rooms"],
+    summary="My notification setting",
+)
+def notify_set(request: HttpRequest, slug: RoomSlug, payload: NotifyIn) -> dict:
+    """`all`, `mentions` or `none` (muted); members only. My other tabs get `room_notify`."""
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    services.notify_set(user=request.auth, room=room, notify=payload.notify)
+    return selectors.room_detail(room=room, user=request.auth)
 
 
 @router.post(
@@ -392,7 +524,11 @@ def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> St
     """
     room = selectors.room_for_user(user=request.auth, slug=slug)
     message, created = services.message_post(
-        user=request.auth, room=room, body=payload.body, client_id=payload.client_id
+        user=request.auth,
+        room=room,
+        body=payload.body,
+        client_id=payload.client_id,
+        thread=payload.thread,
     )
     return Status(201 if created else 200, selectors.message_payload(message))
 
@@ -452,6 +588,62 @@ def message_delete(request: HttpRequest, message_id: MessageIdPath) -> Status:
     `message_deleted`. Deleted and invisible messages are a 404."""
     services.message_delete(user=request.auth, message_id=message_id)
     return Status(204, None)
+
+
+EmojiPath = Annotated[
+    str, Path(max_length=32, description="The emoji (URL-encoded) or :short_name:.")
+]
+
+
+@router.post(
+    "/messages/{message_id}/reactions",
+    response={200: MessageOut, **errors(403, 404, 429)},
+    tags=["messages"],
+    summary="React",
+)
+def reaction_add(request: HttpRequest, message_id: MessageIdPath, payload: ReactionIn) -> dict:
+    """Add my reaction (idempotent); the room sees `reaction`. Members only; at most
+    `CHAT_MAX_REACTIONS_PER_MESSAGE` different emoji per message (422 beyond)."""
+    message = reactions.reaction_set(
+        user=request.auth, message_id=message_id, emoji=payload.emoji, on=True
+    )
+    return selectors.message_payload(message)
+
+
+@router.delete(
+    "/messages/{message_id}/reactions/{emoji}",
+    response={200: MessageOut, **errors(403, 404, 429)},
+    tags=["messages"],
+    summary="Remove my reaction",
+)
+def reaction_remove(request: HttpRequest, message_id: MessageIdPath, emoji: EmojiPath) -> dict:
+    message = reactions.reaction_set(
+        user=request.auth, message_id=message_id, emoji=emoji, on=False
+    )
+    return selectors.message_payload(message)
+
+
+@router.put(
+    "/messages/{message_id}/pin",
+    response={200: MessageOut, **errors(403, 404, 429)},
+    tags=["messages"],
+    summary="Pin",
+)
+def pin_add(request: HttpRequest, message_id: MessageIdPath) -> dict:
+    """Members pin (idempotent), not in archived rooms; the room sees `message_pinned`."""
+    message = reactions.pin_set(user=request.auth, message_id=message_id, on=True)
+    return selectors.message_payload(message)
+
+
+@router.delete(
+    "/messages/{message_id}/pin",
+    response={200: MessageOut, **errors(403, 404, 429)},
+    tags=["messages"],
+    summary="Unpin",
+)
+def pin_remove(request: HttpRequest, message_id: MessageIdPath) -> dict:
+    message = reactions.pin_set(user=request.auth, message_id=message_id, on=False)
+    return selectors.message_payload(message)
 
 
 # Direct rooms

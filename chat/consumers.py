@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import metrics, selectors, services, sessions, watchdog
+from chat import metrics, reactions, selectors, services, sessions, watchdog
 from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
     """The page cut to PAGE_MAX_BYTES, keeping its oldest or newest end; True if cut."""
     # A JSON character takes at most 6 bytes (\u0001): most pages are far below.
-    if sum(len(m["body"]) + len(m["html"]) + 256 for m in messages) * 6 <= PAGE_MAX_BYTES:
+    # Tombstones (sync) have neither body nor html.
+    if sum(len(m.get("body", "")) + len(m.get("html", "")) + 512 for m in messages) * 6 <= (
+        PAGE_MAX_BYTES
+    ):
         return messages, False
     ordered = messages if keep == "oldest" else messages[::-1]
     kept, size = [], 0
@@ -318,12 +321,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return self._joined_payload(room)
 
     def _joined_payload(self, room) -> dict:
+        # `info.seq` was read with the room, before the page: a change committed in
+        # between is in the page or live, and a later sync from that seq finds it.
+        membership = selectors.membership_of(user=self.user, room=room)
+        notify = membership.notify if membership else ""
         messages, has_more = selectors.messages_page(room=room)
         page, cut = fit_page([selectors.message_payload(m) for m in messages], keep="newest")
         return {
             "type": "joined",
             "room": room.slug,
-            "info": selectors.room_payload(room=room, viewer=self.user),
+            "info": selectors.room_payload(room=room, viewer=self.user, notify=notify),
             "messages": page,
             "has_more": has_more or cut,
             "members": selectors.members(room=room),
@@ -365,15 +372,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.reply({"type": "left", "room": frame["room"]}, ref)
 
     @database_sync_to_async
-    def _post(self, slug: object, body: object, client_id: object) -> dict:
-        room = selectors.room_for_user(user=self.user, slug=slug)
+    def _post(self, frame: dict) -> dict:
+        room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
         message, _ = services.message_post(
-            user=self.user, room=room, body=body, client_id=client_id
+            user=self.user,
+            room=room,
+            body=frame.get("body"),
+            client_id=frame.get("client_id", ""),
+            thread=frame.get("thread"),
         )
         return selectors.message_payload(message)
 
     async def cmd_send(self, frame: dict, ref: str | None) -> None:
-        message = await self._post(frame.get("room"), frame.get("body"), frame.get("client_id", ""))
+        message = await self._post(frame)
         if watchdog.holding(self):
             # Stored, but an id past messages this socket missed would make its client's
             # catch-up skip them: the client resends (same client_id) once recycled.
@@ -382,7 +393,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if len(self.acked) >= ACKED_MAX:
             self.acked.clear()
         self.acked[message["id"]] = None
-        await self.reply({"type": "message", "message": message}, ref)
+        await self.reply({"type": "message", "message": message, "seq": message["seq"]}, ref)
 
     @database_sync_to_async
     def _edit(self, message_id: object, body: object) -> None:
@@ -399,34 +410,79 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._delete(frame.get("id"))
 
     @database_sync_to_async
-    def _history(
-        self, slug: object, before: object, after: object, limit: object
-    ) -> tuple[int, dict]:
-        room = selectors.room_for_user(user=self.user, slug=slug)
-        for name, value in (("before", before), ("after", after)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ClientError("invalid", f"{name} must be an integer message id.")
+    def _history(self, frame: dict) -> tuple[int | None, dict]:
+        """A page of the main timeline, or of a thread's replies (with its root).
+
+        Returns the room id to note the page for (None for a thread page: its ids
+        say nothing about which of the timeline's live messages were sent).
+        """
+        room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
+        before = selectors.message_id_arg("before", frame.get("before"))
+        after = selectors.message_id_arg("after", frame.get("after"))
+        root = None
+        if frame.get("thread") is not None:
+            root = selectors.thread_root(room=room, thread=frame.get("thread"))
         messages, has_more = selectors.messages_page(
-            room=room, before=before, after=after, limit=limit
+            room=room,
+            before=before,
+            after=after,
+            limit=frame.get("limit"),
+            thread=root.pk if root else None,
         )
         page, cut = fit_page(
             [selectors.message_payload(m) for m in messages],
             keep="oldest" if after is not None else "newest",
         )
-        return room.pk, {
+        payload = {
             "type": "history",
             "room": room.slug,
             "messages": page,
             "has_more": has_more or cut,
         }
+        if root is not None:
+            payload["thread"] = root.pk
+            payload["root"] = selectors.message_payload(root)
+            return None, payload
+        return room.pk, payload
 
     async def cmd_history(self, frame: dict, ref: str | None) -> None:
-        room_id, payload = await self._history(
-            frame.get("room"), frame.get("before"), frame.get("after"), frame.get("limit")
-        )
+        room_id, payload = await self._history(frame)
         if room_id in self.room_ids:
             self._note_page(room_id, payload["messages"])
         await self.reply(payload, ref)
+
+    @database_sync_to_async
+    def _changes(self, frame: dict) -> dict:
+        room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
+        since = frame.get("since")
+        rows, has_more = selectors.changes_since(room=room, since=since, limit=frame.get("limit"))
+        changes, cut = fit_page([selectors.change_payload(m) for m in rows], keep="oldest")
+        return {
+            "type": "synced",
+            "room": room.slug,
+            "changes": changes,
+            "seq": changes[-1]["seq"] if changes else since,
+            "has_more": has_more or cut,
+        }
+
+    async def cmd_sync(self, frame: dict, ref: str | None) -> None:
+        await self.reply(await self._changes(frame), ref)
+
+    @database_sync_to_async
+    def _react(self, frame: dict) -> None:
+        reactions.reaction_set(
+            user=self.user, message_id=frame.get("id"), emoji=frame.get("emoji"), on=frame.get("on")
+        )
+
+    async def cmd_react(self, frame: dict, ref: str | None) -> None:
+        await self._react(frame)  # the room, this socket included, gets `reaction`
+
+    @database_sync_to_async
+    def _pin(self, frame: dict) -> None:
+        reactions.pin_set(user=self.user, message_id=frame.get("id"), on=frame.get("on"))
+
+    async def cmd_pin(self, frame: dict, ref: str | None) -> None:
+        await self._pin(frame)  # the room, this socket included, gets `message_pinned`
 
     @database_sync_to_async
     def _typing(self, slug: object) -> None:
@@ -468,6 +524,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "read": cmd_read,
         "dm": cmd_dm,
         "ping": cmd_ping,
+        "sync": cmd_sync,
+        "react": cmd_react,
+        "pin": cmd_pin,
     }
 
     # Channel-layer event handlers (called by chat.relay)

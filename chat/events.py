@@ -63,19 +63,71 @@ def to_user(user_id: int, payload: dict) -> None:
 def message_created(message: Message) -> None:
     from chat.selectors import message_payload
 
-    frame = {"type": "message", "message": message_payload(message)}
+    frame = {"type": "message", "message": message_payload(message), "seq": message.seq}
     to_room(message.room, frame, message_id=message.id)
 
 
 def message_edited(message: Message) -> None:
     from chat.selectors import message_payload
 
-    to_room(message.room, {"type": "message_edited", "message": message_payload(message)})
+    frame = {"type": "message_edited", "message": message_payload(message), "seq": message.seq}
+    to_room(message.room, frame)
 
 
 def message_deleted(message: Message) -> None:
-    frame = {"type": "message_deleted", "room": message.room.slug, "id": message.id}
+    frame = {
+        "type": "message_deleted",
+        "room": message.room.slug,
+        "id": message.id,
+        "seq": message.seq,
+        "thread": message.thread_id,
+    }
     to_room(message.room, frame)
+
+
+def thread_updated(root: Message) -> None:
+    """A thread's reply count or last reply changed (a reply posted or deleted)."""
+    from chat.selectors import iso
+
+    frame = {
+        "type": "thread_updated",
+        "room": root.room.slug,
+        "id": root.id,
+        "reply_count": root.reply_count,
+        "last_reply_at": iso(root.last_reply_at),
+        "seq": root.seq,
+    }
+    to_room(root.room, frame)
+
+
+def reaction(message: Message, *, emoji: str, user: AbstractBaseUser, on: bool) -> None:
+    frame = {
+        "type": "reaction",
+        "room": message.room.slug,
+        "id": message.id,
+        "emoji": emoji,
+        "user": user.get_username(),
+        "on": on,
+        "seq": message.seq,
+    }
+    to_room(message.room, frame)
+
+
+def message_pinned(message: Message, *, by: AbstractBaseUser) -> None:
+    frame = {
+        "type": "message_pinned",
+        "room": message.room.slug,
+        "id": message.id,
+        "pinned": message.pinned,
+        "by": by.get_username(),
+        "seq": message.seq,
+    }
+    to_room(message.room, frame)
+
+
+def room_notify(user_id: int, room: Room, notify: str) -> None:
+    """The user changed what a room tells them: their other tabs follow."""
+    to_user(user_id, {"type": "room_notify", "room": room.slug, "notify": notify})
 
 
 def member_joined(membership: Membership) -> None:
@@ -164,10 +216,15 @@ def room_updated(room: Room) -> None:
     to_room(room, frame)
 
 
-def read(user_id: int, room: Room, message_id: int, unread: int) -> None:
-    to_user(
-        user_id, {"type": "read", "room": room.slug, "message_id": message_id, "unread": unread}
-    )
+def read(user_id: int, room: Room, message_id: int, unread: int, mentions: int) -> None:
+    frame = {
+        "type": "read",
+        "room": room.slug,
+        "message_id": message_id,
+        "unread": unread,
+        "mentions": mentions,
+    }
+    to_user(user_id, frame)
 
 
 def typing(room: Room, user: AbstractBaseUser, *, exclude: str) -> None:
@@ -196,11 +253,14 @@ def sessions_close(user_id: int, *, session_key: str = "", token_id: int | None 
 
 
 def mention_notify(message: Message) -> None:
-    """Queue the @mention emails for the background worker (embedded: send them now).
+    """Queue the offline emails (mentions, direct messages) for the background worker
+    (embedded: send them now).
 
     Never raises: a notification that cannot be queued must not fail the post.
     """
-    if "@" not in message.body or not settings.CHAT_MENTION_EMAILS:
+    if not settings.CHAT_MENTION_EMAILS:
+        return
+    if "@" not in message.body and message.room.kind != Room.Kind.DIRECT:
         return
     from chat.workers import NOTIFY_CHANNEL
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 
 slug_validator = RegexValidator(
     r"^[a-z0-9-]{1,50}$", "Use 1-50 lowercase letters, digits or dashes."
@@ -27,6 +27,10 @@ class Room(models.Model):
     # Updated with every insert, under chat.locks.room_post_lock, which keeps
     # a room's messages committed and published in id order.
     last_message_id = models.BigIntegerField(default=0)
+    # The room's change sequence: every change to one of its messages (posted,
+    # edited, deleted, reacted to, pinned, a thread's reply count) takes the next
+    # value, under the same lock and in the same transaction (chat.changes).
+    seq = models.BigIntegerField(default=0, db_default=0)
     # "<smaller user id>:<larger user id>" for direct rooms: one room per pair.
     direct_key = models.CharField(max_length=50, null=True, blank=True, unique=True)
     members = models.ManyToManyField(
@@ -57,8 +61,18 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Notify(models.TextChoices):
+        ALL = "all"
+        MENTIONS = "mentions"
+        NONE = "none"
+
     joined = models.DateTimeField(auto_now_add=True)
     last_read_id = models.BigIntegerField(default=0)
+    # Blank: the room kind's default (notify_level).
+    notify = models.CharField(
+        max_length=10, choices=Notify.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="one_membership")]
@@ -69,6 +83,19 @@ class Membership(models.Model):
     @property
     def can_moderate(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.MODERATOR)
+
+    @property
+    def notify_level(self) -> str:
+        """What the member is told about: direct rooms default to all, others to mentions."""
+        return notify_level(self.notify, self.room.kind)
+
+
+def notify_level(notify: str, room_kind: str) -> str:
+    if notify:
+        return str(notify)
+    if room_kind == Room.Kind.DIRECT:
+        return Membership.Notify.ALL.value
+    return Membership.Notify.MENTIONS.value
 
 
 class Message(models.Model):
@@ -83,10 +110,32 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted = models.BooleanField(default=False)
     client_id = models.CharField(max_length=64, blank=True)
+    # The room seq of this message's last change: changes since a seq are one range scan.
+    seq = models.BigIntegerField(default=0, db_default=0)
+    # A reply's thread root (never a reply itself); null for the main timeline.
+    thread = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    reply_count = models.IntegerField(default=0, db_default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    pinned = models.BooleanField(default=False, db_default=False)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    # Usernames mentioned (members of the room at the time), and "room"/"here".
+    mentions = models.JSONField(default=list, blank=True, db_default=Value([], JSONField()))
+    # The message object's `reactions`, rebuilt from Reaction rows under the room's
+    # ordering lock at every change: pages and frames read it without a join.
+    reaction_summary = models.JSONField(default=list, blank=True, db_default=Value([], JSONField()))
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["room", "id"], name="message_room_id")]
+        indexes = [
+            models.Index(fields=["room", "id"], name="message_room_id"),
+            models.Index(fields=["room", "seq"], name="message_room_seq"),
+            models.Index(fields=["thread", "id"], name="message_thread_id"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["author", "client_id"],
@@ -97,3 +146,33 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.body[:40]}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_set")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="one_reaction")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on #{self.message_id}"
+
+
+class Mention(models.Model):
+    """A member a message mentions (by name, @room or @here): unread mentions are counted here."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mention_set")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="one_mention")]
+        indexes = [models.Index(fields=["user", "room", "message"], name="mention_user_room")]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in #{self.message_id}"

@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef
 
 from accounts.identity import display_name
 from chat import presence, ratelimit
-from chat.models import Message
+from chat.models import Membership, Message
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _first_email_in_interval(recipient_id: int, room_id: int) -> bool:
     return cache.add(f"mention-email:{recipient_id}:{room_id}", 1, timeout=interval)
 
 
-def _email(message: Message, recipient: AbstractBaseUser) -> None:
+def _email(message: Message, recipient: AbstractBaseUser, *, mentioned: bool) -> None:
     author = display_name(message.author)
     room = message.room
     where = "a direct message" if room.kind == room.Kind.DIRECT else f"#{room.name}"
@@ -74,7 +74,8 @@ def _email(message: Message, recipient: AbstractBaseUser) -> None:
         excerpt += "…"
     link = f"{settings.CHAT_SITE_URL.rstrip('/')}/#/r/{room.slug}"
     send_mail(
-        subject=f"[{settings.SITE_NAME}] {author} mentioned you in {where}",
+        subject=f"[{settings.SITE_NAME}] {author} "
+        + (f"mentioned you in {where}" if mentioned else "sent you a direct message"),
         message=(
             f"{author} wrote in {where} on {settings.SITE_NAME}:\n\n{excerpt}\n\nReply: {link}\n"
         ),
@@ -84,7 +85,13 @@ def _email(message: Message, recipient: AbstractBaseUser) -> None:
 
 
 def mention_notify(*, message_id: int) -> list[str]:
-    """Email every offline member the message mentions; returns their usernames."""
+    """Email every offline member the message is for; returns their usernames.
+
+    Who it is for follows each membership's ``notify``: ``none`` is never emailed;
+    otherwise the members it @mentions by name (not @room/@here: those would mail
+    whole rooms), and in a direct room (default ``all``) the other person for every
+    message. ``all`` in a group room changes badges and browser notifications, not email.
+    """
     message = (
         Message.objects.select_related("room", "author__profile")
         .filter(pk=message_id, deleted=False)
@@ -94,15 +101,20 @@ def mention_notify(*, message_id: int) -> list[str]:
         return []
     cap = settings.CHAT_MENTION_EMAILS_PER_MESSAGE
     names = mentioned_usernames(message.body, limit=cap)
-    if not names:
+    room = message.room
+    members = Membership.objects.filter(room=room).exclude(user_id=message.author_id)
+    members = members.exclude(notify=Membership.Notify.NONE)
+    told = members.filter(user__username__in=names)
+    if room.kind == room.Kind.DIRECT:
+        told = told | members.exclude(notify=Membership.Notify.MENTIONS)
+    elif not names:
         return []
     verified = EmailAddress.objects.filter(
         user=OuterRef("pk"), email__iexact=OuterRef("email"), primary=True, verified=True
     )
     candidates = list(
         get_user_model()
-        .objects.filter(username__in=names, is_active=True, memberships__room=message.room)
-        .exclude(pk=message.author_id)
+        .objects.filter(pk__in=told.values("user_id"), is_active=True)
         .exclude(email="")
         .filter(Exists(verified))
         .order_by("pk")[:cap]
@@ -116,7 +128,7 @@ def mention_notify(*, message_id: int) -> list[str]:
             continue
         if not ratelimit.take_token(user.pk, "mention_email"):
             continue
-        _email(message, user)
+        _email(message, user, mentioned=user.get_username() in names)
         emailed.append(user.get_username())
     if emailed:
         log.info("mention emails sent", extra={"message_id": message_id, "to": emailed})

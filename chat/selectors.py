@@ -3,11 +3,12 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.identity import display_name, user_payload
 from chat import presence
 from chat.errors import ClientError
-from chat.models import Membership, Message, Room
+from chat.models import Membership, Mention, Message, Room, notify_level
 
 
 def iso(dt) -> str | None:
@@ -24,7 +25,29 @@ def message_payload(message: Message) -> dict:
         "created_at": iso(message.created),
         "edited_at": iso(message.edited_at),
         "client_id": message.client_id or None,
+        "seq": message.seq,
+        "thread": message.thread_id,
+        "reply_count": message.reply_count,
+        "last_reply_at": iso(message.last_reply_at),
+        "reactions": message.reaction_summary,
+        "pinned": message.pinned,
+        "mentions": message.mentions,
     }
+
+
+def tombstone(message: Message) -> dict:
+    """What a change page says of a deleted message."""
+    return {
+        "id": message.id,
+        "room": message.room.slug,
+        "deleted": True,
+        "seq": message.seq,
+        "thread": message.thread_id,
+    }
+
+
+def change_payload(message: Message) -> dict:
+    return tombstone(message) if message.deleted else message_payload(message)
 
 
 def room_for_user(*, user: AbstractBaseUser, slug: object) -> Room:
@@ -72,7 +95,15 @@ def room_title(*, room: Room, viewer: AbstractBaseUser) -> tuple[str, str | None
     return display_name(peer), peer.get_username()
 
 
-def room_payload(*, room: Room, viewer: AbstractBaseUser, unread: int = 0) -> dict:
+def room_payload(
+    *,
+    room: Room,
+    viewer: AbstractBaseUser,
+    unread: int = 0,
+    mentions: int = 0,
+    notify: str = "",
+) -> dict:
+    """The room object; ``notify`` is the viewer's stored setting ("": the kind's default)."""
     name, peer = room_title(room=room, viewer=viewer)
     payload = {
         "slug": room.slug,
@@ -81,7 +112,10 @@ def room_payload(*, room: Room, viewer: AbstractBaseUser, unread: int = 0) -> di
         "topic": room.topic,
         "archived": room.archived,
         "unread": unread,
+        "mentions": mentions,
+        "notify": notify_level(notify, room.kind),
         "last_message_id": room.last_message_id,
+        "seq": room.seq,
     }
     if peer is not None:
         payload["peer"] = peer
@@ -96,15 +130,40 @@ def _unread_filter(user: AbstractBaseUser) -> Q:
     )
 
 
+def _unread_mentions(user: AbstractBaseUser):
+    """Per membership row: unread live messages that mention the user (a subquery)."""
+    mentions = (
+        Mention.objects.filter(
+            user_id=user.pk,
+            room_id=OuterRef("room_id"),
+            message_id__gt=OuterRef("last_read_id"),
+            message__deleted=False,
+        )
+        .order_by()
+        .values("room_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(mentions), 0)
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> list[dict]:
-    """The user's rooms with unread counts, for `hello`."""
+    """The user's rooms with unread and mention counts, for `hello`."""
     memberships = (
         Membership.objects.filter(user=user)
         .select_related("room")
-        .annotate(unread=Count("room__messages", filter=_unread_filter(user)))
+        .annotate(
+            unread=Count("room__messages", filter=_unread_filter(user)),
+            mentions=_unread_mentions(user),
+        )
         .order_by("room__kind", "room__name")
     )
-    return [room_payload(room=m.room, viewer=user, unread=m.unread) for m in memberships]
+    return [
+        room_payload(
+            room=m.room, viewer=user, unread=m.unread, mentions=m.mentions, notify=m.notify
+        )
+        for m in memberships
+    ]
 
 
 def unread_count(*, membership: Membership) -> int:
@@ -115,6 +174,16 @@ def unread_count(*, membership: Membership) -> int:
         .exclude(author_id=membership.user_id)
         .count()
     )
+
+
+def mention_count(*, membership: Membership) -> int:
+    """Unread live messages that mention the member."""
+    return Mention.objects.filter(
+        user_id=membership.user_id,
+        room_id=membership.room_id,
+        message_id__gt=membership.last_read_id,
+        message__deleted=False,
+    ).count()
 
 
 def room_ids_for_user(*, user_id: int) -> list[int]:
@@ -130,13 +199,27 @@ def page_limit(limit: object) -> int:
 
 
 def messages_page(
-    *, room: Room, before: int | None = None, after: int | None = None, limit: int | None = None
+    *,
+    room: Room,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    thread: int | None = None,
+    roots_only: bool = True,
 ) -> tuple[list[Message], bool]:
-    """A page of live messages, ascending; `after` pages forward, otherwise backward."""
+    """A page of live messages, ascending; `after` pages forward, otherwise backward.
+
+    The room's main timeline holds thread roots only (``roots_only``); with
+    ``thread`` the page is that thread's replies.
+    """
     size = page_limit(limit)
     visible = Message.objects.filter(room=room, deleted=False).select_related(
         "author__profile", "room"
     )
+    if thread is not None:
+        visible = visible.filter(thread_id=thread)
+    elif roots_only:
+        visible = visible.filter(thread__isnull=True)
     if after is not None:
         rows = list(visible.filter(id__gt=after).order_by("id")[: size + 1])
         return rows[:size], len(rows) > size
@@ -189,27 +272,76 @@ def visible_rooms(
     page = list(rooms.order_by("slug")[: size + 1])
     more = len(page) > size
     page = page[:size]
-    unread = {
-        m.room_id: m.unread
+    mine_in_page = {
+        m.room_id: m
         for m in Membership.objects.filter(user=user, room__in=page).annotate(
-            unread=Count("room__messages", filter=_unread_filter(user))
+            unread=Count("room__messages", filter=_unread_filter(user)),
+            mentions=_unread_mentions(user),
         )
     }
-    payloads = [
-        {
-            **room_payload(room=room, viewer=user, unread=unread.get(room.pk, 0)),
-            "is_member": room.pk in unread,
-        }
-        for room in page
-    ]
+    payloads = [_listed_room(room, user, mine_in_page.get(room.pk)) for room in page]
     return payloads, (page[-1].slug if more else None)
+
+
+def _listed_room(room: Room, user: AbstractBaseUser, membership: Membership | None) -> dict:
+    if membership is None:
+        return {**room_payload(room=room, viewer=user), "is_member": False}
+    counts = {"unread": membership.unread, "mentions": membership.mentions}
+    return {
+        **room_payload(room=room, viewer=user, notify=membership.notify, **counts),
+        "is_member": True,
+    }
 
 
 def room_detail(*, room: Room, user: AbstractBaseUser) -> dict:
     """One room as `visible_rooms` shows it."""
     membership = membership_of(user=user, room=room)
-    unread = unread_count(membership=membership) if membership else 0
-    return {
-        **room_payload(room=room, viewer=user, unread=unread),
-        "is_member": membership is not None,
-    }
+    if membership is not None:
+        membership.unread = unread_count(membership=membership)
+        membership.mentions = mention_count(membership=membership)
+    return _listed_room(room, user, membership)
+
+
+def message_id_arg(name: str, value: object) -> int | None:
+    """An optional integer message id argument of a frame, or `invalid`."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ClientError("invalid", f"{name} must be an integer message id.")
+    return value
+
+
+def thread_root(*, room: Room, thread: object) -> Message:
+    """The live root message ``thread`` names in ``room`` (missing, deleted, another
+    room's, or a reply: not_found, as for any message one may not see)."""
+    if not isinstance(thread, int) or isinstance(thread, bool):
+        raise ClientError("invalid", "thread must be an integer message id.")
+    root = (
+        Message.objects.select_related("author__profile", "room")
+        .filter(pk=thread, room=room, deleted=False, thread__isnull=True)
+        .first()
+    )
+    if root is None:
+        raise ClientError("not_found", "No such thread in this room.")
+    return root
+
+
+def changes_since(*, room: Room, since: object, limit: object = None) -> tuple[list[Message], bool]:
+    """Every message of the room changed after ``since``, once each, in seq order (its
+    current state, deleted ones included); True if more lie beyond the page."""
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+        raise ClientError("invalid", "since must be a non-negative integer seq.")
+    size = page_limit(limit)
+    rows = list(
+        Message.objects.filter(room=room, seq__gt=since)
+        .select_related("author__profile", "room")
+        .order_by("seq")[: size + 1]
+    )
+    return rows[:size], len(rows) > size
+
+
+def pinned_messages(*, room: Room) -> list[Message]:
+    """The room's pinned live messages, the newest pin first (at most a full page)."""
+    return list(
+        Message.objects.filter(room=room, pinned=True, deleted=False)
+        .select_related("author__profile", "room")
+        .order_by("-pinned_at", "-id")[: settings.CHAT_HISTORY_MAX_PAGE_SIZE]
+    )

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from accounts.services import profile_ensure
 from chat import events, metrics, ratelimit
+from chat.changes import room_change, take_seq
 from chat.errors import ClientError
-from chat.locks import room_post_lock
-from chat.models import Membership, Message, Room
+from chat.mentions import mentions_markup, mentions_resolve
+from chat.models import Membership, Mention, Message, Room
 from chat.rendering import render_markdown
-from chat.selectors import is_member, membership_of, unread_count
+from chat.selectors import is_member, membership_of, mention_count, unread_count
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 CLIENT_ID_MAX_LENGTH = 64
@@ -361,9 +362,15 @@ def _retried(*, user: AbstractBaseUser, client_id: str) -> Message | None:
 
 
 def message_post(
-    *, user: AbstractBaseUser, room: Room, body: object, client_id: object = ""
+    *,
+    user: AbstractBaseUser,
+    room: Room,
+    body: object,
+    client_id: object = "",
+    thread: object = None,
 ) -> tuple[Message, bool]:
-    """Store a message and fan it out; a repeated client_id returns the first one.
+    """Store a message (a reply, with ``thread``) and fan it out; a repeated client_id
+    returns the first one.
 
     Returns (message, created). A refused post stores nothing.
     """
@@ -379,6 +386,11 @@ def message_post(
             "invalid", f"client_id must be a string of at most {CLIENT_ID_MAX_LENGTH}."
         )
     _check_writable(user=user, room=room)
+    root_id = None
+    if thread is not None:
+        parent = _thread_parent(room=room, thread=thread)
+        root_id = parent.thread_id or parent.pk  # a reply to a reply joins the same thread
+    mentioned = mentions_resolve(room=room, author=user, body=body)
     # A retry is told apart from a new message by the unique (author, client_id)
     # constraint, not by a query before every post: it costs a rate-limit token,
     # but a retry the limit would refuse is still answered with the stored message.
@@ -388,15 +400,31 @@ def message_post(
             return existing, False
         metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
+    html = mentions_markup(render_markdown(body), mentioned.names)
     try:
-        # One post per room at a time, from insert to publish: ids commit and go
-        # out in id order, so an `after=<id>` cursor never steps over a message.
-        with room_post_lock(room.pk), transaction.atomic():
+        # One change per room at a time, from insert to publish: ids and seqs commit
+        # and go out in order, so neither cursor ever steps over a change.
+        with room_change(room.pk):
+            seq = take_seq(room.pk, 2 if root_id else 1)
             message = Message.objects.create(
-                room=room, author=user, body=body, html=render_markdown(body), client_id=client_id
+                room=room,
+                author=user,
+                body=body,
+                html=html,
+                client_id=client_id,
+                seq=seq - 1 if root_id else seq,
+                thread_id=root_id,
+                mentions=mentioned.names,
             )
             Room.objects.filter(pk=room.pk).update(last_message_id=message.id)
             room.last_message_id = message.id
+            room.seq = seq
+            if mentioned.user_ids:
+                Mention.objects.bulk_create(
+                    Mention(message=message, room=room, user_id=uid) for uid in mentioned.user_ids
+                )
+            if root_id:
+                _thread_recount(root_id=root_id, seq=seq)
             _on_commit(metrics.MESSAGES_ACCEPTED.inc)
             _on_commit(events.message_created, message)
             _on_commit(events.mention_notify, message)
@@ -408,7 +436,35 @@ def message_post(
     return message, True
 
 
-def _visible_message(*, user: AbstractBaseUser, message_id: object) -> Message:
+def _thread_parent(*, room: Room, thread: object) -> Message:
+    """The message a reply answers: live and in the same room, else not_found."""
+    if not isinstance(thread, int) or isinstance(thread, bool):
+        raise ClientError("invalid", "thread must be an integer message id.")
+    parent = Message.objects.filter(pk=thread, room=room, deleted=False).first()
+    if parent is None:
+        raise ClientError("not_found", "No such message in this room to reply to.")
+    return parent
+
+
+def _thread_recount(*, root_id: int, seq: int) -> None:
+    """Recount a root's live replies (inside room_change) and tell the room.
+
+    A root deleted meanwhile refuses the reply (the transaction rolls back).
+    """
+    live = Message.objects.filter(thread_id=root_id, deleted=False)
+    count = live.count()
+    last = live.order_by("-id").values_list("created", flat=True).first()
+    updated = Message.objects.filter(pk=root_id, deleted=False).update(
+        reply_count=count, last_reply_at=last, seq=seq
+    )
+    if not updated:
+        raise ClientError("not_found", "That thread's first message was deleted.")
+    root = Message.objects.select_related("room").get(pk=root_id)
+    _on_commit(events.thread_updated, root)
+
+
+def message_for_member(*, user: AbstractBaseUser, message_id: object) -> Message:
+    """A live message of a room the user is a member of; anything else is not_found."""
     if not isinstance(message_id, int) or isinstance(message_id, bool):
         raise ClientError("invalid", "id must be an integer.")
     message = (
@@ -421,35 +477,65 @@ def _visible_message(*, user: AbstractBaseUser, message_id: object) -> Message:
     return message
 
 
-@transaction.atomic
+def message_still_live(message: Message) -> None:
+    """Inside room_change: the message was not deleted since it was read."""
+    if not Message.objects.filter(pk=message.pk, deleted=False).exists():
+        raise ClientError("not_found", "No such message.")
+
+
 def message_edit(*, user: AbstractBaseUser, message_id: object, body: object) -> Message:
-    message = _visible_message(user=user, message_id=message_id)
+    message = message_for_member(user=user, message_id=message_id)
     if message.author_id != user.pk:
         raise ClientError("forbidden", "You can only edit your own messages.")
     if message.room.archived:
         raise ClientError("forbidden", "This room is archived and read-only.")
-    message.body = _clean_body(body)
-    message.html = render_markdown(message.body)
-    message.edited_at = timezone.now()
-    message.save(update_fields=["body", "html", "edited_at"])
-    _on_commit(events.message_edited, message)
+    body = _clean_body(body)
+    mentioned = mentions_resolve(room=message.room, author=user, body=body)
+    with room_change(message.room_id):
+        message_still_live(message)
+        message.body = body
+        message.html = mentions_markup(render_markdown(body), mentioned.names)
+        message.edited_at = timezone.now()
+        message.seq = take_seq(message.room_id)
+        if message.mentions or mentioned.names:
+            Mention.objects.filter(message=message).delete()
+            Mention.objects.bulk_create(
+                Mention(message=message, room_id=message.room_id, user_id=uid)
+                for uid in mentioned.user_ids
+            )
+        message.mentions = mentioned.names
+        message.save(update_fields=["body", "html", "edited_at", "seq", "mentions"])
+        _on_commit(events.message_edited, message)
     return message
 
 
-@transaction.atomic
 def message_delete(*, user: AbstractBaseUser, message_id: object) -> Message:
     """Soft delete: the author, a room moderator or staff."""
-    message = _visible_message(user=user, message_id=message_id)
+    message = message_for_member(user=user, message_id=message_id)
     if message.author_id != user.pk:
         _require_moderator(user=user, room=message.room)
     return message_soft_delete(message=message)
 
 
 def message_soft_delete(*, message: Message) -> Message:
-    """Mark deleted and tell the room; also used by the admin."""
-    message.deleted = True
-    message.save(update_fields=["deleted"])
-    _on_commit(events.message_deleted, message)
+    """Mark deleted and tell the room (a reply also updates its root); also used by the admin."""
+    with room_change(message.room_id):
+        seq = take_seq(message.room_id, 2 if message.thread_id else 1)
+        updated = Message.objects.filter(pk=message.pk, deleted=False).update(
+            deleted=True, seq=seq - 1 if message.thread_id else seq
+        )
+        if not updated:
+            raise ClientError("not_found", "No such message.")
+        message.deleted = True
+        message.seq = seq - 1 if message.thread_id else seq
+        _on_commit(events.message_deleted, message)
+        if message.thread_id:
+            try:
+                _thread_recount(root_id=message.thread_id, seq=seq)
+            except ClientError:
+                # The root is gone too: nothing shows the count; give the seq to the reply.
+                Message.objects.filter(pk=message.pk).update(seq=seq)
+                message.seq = seq
     return message
 
 
@@ -466,7 +552,8 @@ def read_mark(*, user: AbstractBaseUser, room: Room, message_id: object) -> int:
         membership.last_read_id = mark
         membership.save(update_fields=["last_read_id"])
     unread = unread_count(membership=membership)
-    _on_commit(events.read, user.pk, room, membership.last_read_id, unread)
+    mentions = mention_count(membership=membership)
+    _on_commit(events.read, user.pk, room, membership.last_read_id, unread, mentions)
     return unread
 
 
@@ -475,3 +562,20 @@ def typing_announce(*, user: AbstractBaseUser, room: Room, exclude: str) -> None
     if not is_member(user=user, room=room):
         raise ClientError("forbidden", "You are not a member of this room.")
     events.typing(room, user, exclude=exclude)
+
+
+NOTIFY_LEVELS = frozenset(Membership.Notify.values)
+
+
+@transaction.atomic
+def notify_set(*, user: AbstractBaseUser, room: Room, notify: object) -> Membership:
+    """Choose what a room tells the member: all, mentions or none (muted)."""
+    if not isinstance(notify, str) or notify not in NOTIFY_LEVELS:
+        raise ClientError("invalid", "notify must be 'all', 'mentions' or 'none'.")
+    membership = membership_of(user=user, room=room)
+    if membership is None:
+        raise ClientError("forbidden", "You are not a member of this room.")
+    membership.notify = notify
+    membership.save(update_fields=["notify"])
+    _on_commit(events.room_notify, user.pk, room, notify)
+    return membership

@@ -168,6 +168,57 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         None,
         private(outsider=404, member=403, moderator=204, owner=204, staff=404),
     ),
+    # Conversations: reading as for history; reacting, pinning and the notify
+    # setting are for members (a message one cannot react to answers like a missing one).
+    (
+        "GET",
+        "/api/rooms/{slug}/changes?since=0",
+        "secret",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "GET",
+        "/api/rooms/{slug}/pins",
+        "secret",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "PATCH",
+        "/api/rooms/{slug}/me",
+        "secret",
+        {"notify": "none"},
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "POST",
+        "/api/messages/{message_id}/reactions",
+        "secret",
+        {"emoji": ":tada:"},
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "DELETE",
+        "/api/messages/{message_id}/reactions/:tada:",
+        "secret",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "PUT",
+        "/api/messages/{message_id}/pin",
+        "secret",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "DELETE",
+        "/api/messages/{message_id}/pin",
+        "secret",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
     # lobby: public
     (
         "GET",
@@ -247,6 +298,34 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         "lobby",
         None,
         private(outsider=404, member=403, moderator=204, owner=204, staff=404),
+    ),
+    (
+        "GET",
+        "/api/rooms/{slug}/changes?since=0",
+        "lobby",
+        None,
+        private(outsider=200, member=200, moderator=200, owner=200, staff=200),
+    ),
+    (
+        "PATCH",
+        "/api/rooms/{slug}/me",
+        "lobby",
+        {"notify": "all"},
+        private(outsider=403, member=200, moderator=200, owner=200, staff=403),
+    ),
+    (
+        "POST",
+        "/api/messages/{message_id}/reactions",
+        "lobby",
+        {"emoji": "👍"},
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
+    ),
+    (
+        "PUT",
+        "/api/messages/{message_id}/pin",
+        "lobby",
+        None,
+        private(outsider=404, member=200, moderator=200, owner=200, staff=404),
     ),
 ]
 
@@ -370,7 +449,12 @@ def test_every_route_has_a_row(client):
         for method in operations
     }
     covered = {
-        (method, path.split("?")[0].replace("{other_token_id}", "{token_id}"))
+        (
+            method,
+            path.split("?")[0]
+            .replace("{other_token_id}", "{token_id}")
+            .replace("/reactions/:tada:", "/reactions/{emoji}"),
+        )
         for method, path, _, _, _ in MATRIX
     }
     assert routes - covered == set(), "give each new route a row in MATRIX"

@@ -24,6 +24,14 @@ DESIGN_ROUTES = {
     ("get", "/api/tokens"),
     ("post", "/api/tokens"),
     ("delete", "/api/tokens/{token_id}"),
+    # Part two: conversations
+    ("get", "/api/rooms/{slug}/changes"),
+    ("get", "/api/rooms/{slug}/pins"),
+    ("patch", "/api/rooms/{slug}/me"),
+    ("post", "/api/messages/{message_id}/reactions"),
+    ("delete", "/api/messages/{message_id}/reactions/{emoji}"),
+    ("put", "/api/messages/{message_id}/pin"),
+    ("delete", "/api/messages/{message_id}/pin"),
 }
 # Beyond the design's table: what a complete client needs (moderation, edits, read marks).
 MORE_ROUTES = {

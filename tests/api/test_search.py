@@ -84,6 +84,13 @@ def test_a_hit_is_the_message_object_plus_a_highlight(api, people, team):
                 "created_at": response.json()["messages"][0]["created_at"],
                 "edited_at": None,
                 "client_id": None,
+                "seq": message.seq,
+                "thread": None,
+                "reply_count": 0,
+                "last_reply_at": None,
+                "reactions": [],
+                "pinned": False,
+                "mentions": [],
                 "highlight": "Ship the **<mark>release</mark>** today",
             }
         ],

@@ -100,7 +100,13 @@ async def test_edit_and_delete_reach_the_room(make_user, connect):
     assert (error["code"], error["ref"]) == ("forbidden", "e")
     await a.send_json_to({"type": "delete", "id": message_id})
     deleted = await receive_type(b, "message_deleted")
-    assert deleted == {"type": "message_deleted", "room": "general", "id": message_id}
+    assert deleted == {
+        "type": "message_deleted",
+        "room": "general",
+        "id": message_id,
+        "seq": edited["seq"] + 1,
+        "thread": None,
+    }
 
 
 async def test_read_mark_reaches_the_users_other_sockets(make_user, connect):
@@ -112,7 +118,13 @@ async def test_read_mark_reaches_the_users_other_sockets(make_user, connect):
     message_id = (await receive_type(a, "message"))["message"]["id"]
     await b1.send_json_to({"type": "read", "room": "general", "message_id": message_id})
     read = await receive_type(b2, "read")
-    assert read == {"type": "read", "room": "general", "message_id": message_id, "unread": 0}
+    assert read == {
+        "type": "read",
+        "room": "general",
+        "message_id": message_id,
+        "unread": 0,
+        "mentions": 0,
+    }
 
 
 async def test_ping_pong(make_user, connect):

@@ -341,7 +341,13 @@ async def test_a_moderator_deletes_anyones_message_and_the_room_sees_it(
     await a.send_json_to({"type": "delete", "id": sent["id"]})
     for socket in (a, b):
         deleted = await receive_type(socket, "message_deleted")
-        assert deleted == {"type": "message_deleted", "room": "secret", "id": sent["id"]}
+        assert deleted == {
+            "type": "message_deleted",
+            "room": "secret",
+            "id": sent["id"],
+            "seq": sent["seq"] + 1,
+            "thread": None,
+        }
 
 
 async def test_a_plain_member_cannot_delete_someone_elses_message(people, connect):

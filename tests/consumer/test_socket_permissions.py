@@ -91,6 +91,27 @@ MATRIX: dict[str, tuple[dict, dict[str, str]]] = {
         row(outsider="joined", member="joined", moderator="joined", owner="joined", staff="joined"),
     ),
     "ping": ({}, row(outsider="pong", member="pong", moderator="pong", owner="pong", staff="pong")),
+    "sync": (
+        {"room": "secret", "since": 0},
+        row(outsider=HIDDEN, member="synced", moderator="synced", owner="synced", staff=HIDDEN),
+    ),
+    # Reactions and pins are for members; the room, the caller included, hears of them.
+    "react": (
+        {"id": "{message_id}", "emoji": "👍", "on": True},
+        row(
+            outsider=HIDDEN, member="reaction", moderator="reaction", owner="reaction", staff=HIDDEN
+        ),
+    ),
+    "pin": (
+        {"id": "{message_id}", "on": True},
+        row(
+            outsider=HIDDEN,
+            member="message_pinned",
+            moderator="message_pinned",
+            owner="message_pinned",
+            staff=HIDDEN,
+        ),
+    ),
 }
 
 CASES = [
