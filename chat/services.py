@@ -423,11 +423,11 @@ def message_post(
                 Mention.objects.bulk_create(
                     Mention(message=message, room=room, user_id=uid) for uid in mentioned.user_ids
                 )
-            if root_id:
-                _thread_recount(root_id=root_id, seq=seq)
             _on_commit(metrics.MESSAGES_ACCEPTED.inc)
             _on_commit(events.message_created, message)
             _on_commit(events.mention_notify, message)
+            if root_id:  # after the reply's own frame: seqs go out in order
+                _thread_recount(root_id=root_id, seq=seq)
     except IntegrityError:
         existing = _retried(user=user, client_id=client_id)
         if existing is None:
