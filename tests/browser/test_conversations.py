@@ -231,7 +231,7 @@ def test_muting_a_room_leaves_only_a_dot_in_every_tab(
     bob.open_room("Random")
     other_tab.open_room("Random")
 
-    alice.send("first, before the mute @bob")
+    alice.send("@bob first, before the mute")
     general = bob.room_link("General")
     expect(general.locator(".unread-badge")).to_have_text("1")
     expect(general.locator(".mention-badge")).to_have_text("@1")
