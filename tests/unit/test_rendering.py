@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from chat.mentions import mentions_markup
 from chat.rendering import render_markdown
 
 
@@ -86,3 +87,19 @@ def test_hostile_markup_is_neutralised(body):
 
 def test_raw_html_is_shown_as_text():
     assert render_markdown("<b>hi</b>") == "<p>&lt;b&gt;hi&lt;/b&gt;</p>"
+
+
+def test_mention_markup_marks_member_names_in_text_only():
+    html = render_markdown("hi @bob, see `@bob` and https://x.example/@bob and @bobby.")
+    marked = mentions_markup(html, ["bob"])
+    assert marked.count('<span class="mention" data-user="bob">@bob</span>') == 1
+    assert "<code>@bob</code>" in marked, "no mention inside code"
+    assert "@bobby." in marked, "only the names given are marked"
+
+
+def test_mention_markup_keeps_trailing_punctuation_and_adds_nothing_a_user_typed():
+    html = render_markdown('@ann. <img src=x onerror="alert(1)"> @ann')
+    marked = mentions_markup(html, ["ann"])
+    assert marked.count('data-user="ann"') == 2
+    assert '<span class="mention" data-user="ann">@ann</span>.' in marked
+    assert "<img" not in marked and "&lt;img" in marked, "the tag stays text"
