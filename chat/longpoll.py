@@ -69,8 +69,9 @@ class PollPage:
 
 
 def _page(*, room: Room, after: int) -> PollPage:
+    # Every new message, roots and replies alike (each says its `thread`).
     messages, has_more = selectors.messages_page(
-        room=room, after=after, limit=settings.CHAT_HISTORY_MAX_PAGE_SIZE
+        room=room, after=after, limit=settings.CHAT_HISTORY_MAX_PAGE_SIZE, roots_only=False
     )
     payload = [selectors.message_payload(m) for m in messages]
     return PollPage(payload, has_more, payload[-1]["id"] if payload else after)

@@ -140,3 +140,15 @@ async def test_an_outsider_cannot_poll_a_private_room(alice, make_user, async_be
 async def test_poll_parameters_are_validated(api, query):
     response = await api.get("/api/rooms/general/poll", query)
     assert response.status_code == 422
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_poll_delivers_thread_replies_too(make_user, bearer, default_room):
+    alice = make_user("alice")
+    root, _ = services.message_post(user=alice, room=default_room, body="root")
+    reply, _ = services.message_post(user=alice, room=default_room, body="re", thread=root.id)
+    page = bearer(alice).get(f"/api/rooms/general/poll?after={root.id - 1}&timeout=0").json()
+    assert [(m["id"], m["thread"]) for m in page["messages"]] == [
+        (root.id, None),
+        (reply.id, root.id),
+    ]
