@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from chat import presence
 from chat.notifications import mention_notify, mentioned_usernames
-from chat.services import message_post
+from chat.services import direct_room_open, message_post, notify_set
 from tests.support.servers import ROOT, replica_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,34 @@ def test_only_offline_members_with_an_address_are_emailed(make_user, default_roo
     assert email.subject == "[Chat] alice mentioned you in #General"
     assert "see this" in email.body
     assert "/#/r/general" in email.body
+
+
+def test_a_muted_room_emails_nobody_even_when_mentioned(make_user, default_room, mailoutbox):
+    alice, bob = make_user("alice"), make_user("bob")
+    notify_set(user=bob, room=default_room, notify="none")
+    message, _ = message_post(user=alice, room=default_room, body="@bob ping", client_id="")
+    assert mention_notify(message_id=message.id) == []
+
+
+def test_a_group_room_emails_mentions_only_even_at_notify_all(make_user, default_room, mailoutbox):
+    alice, bob = make_user("alice"), make_user("bob")
+    notify_set(user=bob, room=default_room, notify="all")
+    message, _ = message_post(user=alice, room=default_room, body="no names here", client_id="")
+    assert mention_notify(message_id=message.id) == []
+
+
+def test_a_direct_message_is_emailed_to_the_offline_peer_without_a_mention(make_user, mailoutbox):
+    alice, bob = make_user("alice"), make_user("bob")
+    room, _ = direct_room_open(user=alice, username="bob")
+    message, _ = message_post(user=alice, room=room, body="lunch?", client_id="")
+    mailoutbox.clear()
+    assert mention_notify(message_id=message.id) == ["bob"]
+    (email,) = mailoutbox
+    assert email.subject == "[Chat] alice sent you a direct message"
+    notify_set(user=bob, room=room, notify="mentions")
+    cache.clear()  # the per-room interval would hold the next one back anyway
+    second, _ = message_post(user=alice, room=room, body="still hungry?", client_id="")
+    assert mention_notify(message_id=second.id) == [], "mentions only: a plain DM is not emailed"
 
 
 def test_a_deleted_message_notifies_nobody(make_user, default_room, mailoutbox):
