@@ -21,11 +21,13 @@ run: install
 	@echo "==> serving on http://127.0.0.1:8000 (Ctrl+C to stop)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-# Browser, load-balancer and Sentinel tests need Debian's Chromium, nginx and redis-sentinel.
+# Browser, load-balancer and Sentinel tests need Debian's Chromium, nginx and redis-sentinel
+# (and an emoji font, so reactions show in screenshots).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/bin/redis-sentinel ]; then \
-		echo "==> installing chromium, nginx and redis-sentinel from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx redis-sentinel >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/bin/redis-sentinel ] \
+		|| [ ! -d /usr/share/fonts/truetype/noto ]; then \
+		echo "==> installing chromium, nginx, redis-sentinel and an emoji font from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx redis-sentinel fonts-noto-color-emoji >/dev/null; \
 	fi
 
 test: install system-deps

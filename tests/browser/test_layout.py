@@ -69,6 +69,7 @@ def seed_conversation():
 
     from accounts.models import Profile
     from chat.models import Room
+    from chat.reactions import pin_set, reaction_set
     from chat.services import (
         direct_room_open,
         message_post,
@@ -102,7 +103,16 @@ def seed_conversation():
         general,
         "> we restarted a replica mid-demo\n\nand *nobody* noticed. That is the point.",
     )
-    post(bob, general, "Shipping it. Notes are in [the runbook](https://example.com/runbook).")
+    shipping = post(
+        bob, general, "Shipping it. Notes are in [the runbook](https://example.com/runbook)."
+    )[0]
+    # What a day of conversation leaves: a thread, reactions, a pin.
+    notes = general.messages.get(body__startswith="Nice. Deploy notes")
+    message_post(user=carol, room=general, body="Step 2 saved me yesterday", thread=notes.id)
+    message_post(user=alice, room=general, body="Same here, thanks @bob", thread=notes.id)
+    for user, emoji in ((alice, "🎉"), (carol, "🎉"), (alice, "🚀")):
+        reaction_set(user=user, message_id=shipping.id, emoji=emoji, on=True)
+    pin_set(user=carol, message_id=notes.id, on=True)
     last = post(alice, design, "New palette is up for review")[0]
     for room in (general, design):
         read_mark(user=alice, room=room, message_id=room.last_message_id or last.id)
@@ -152,6 +162,10 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
         expect(desktop.typing_line).to_have_text("Carol Diaz is typing…")
         assert_readable(page, scheme)
         shots[f"desktop-{scheme}"] = save(page, f"desktop-{scheme}")
+        if scheme == "light":
+            page.get_by_role("button", name="2 replies: open the thread").click()
+            expect(page.locator("#thread-panel")).to_contain_text("Same here, thanks")
+            shots["desktop-thread-light"] = save(page, "desktop-thread-light")
         carol.composer.fill("")
         page.context.close()
 
@@ -208,6 +222,7 @@ def test_phone_and_desktop_layouts_in_light_and_dark(replicas, make_person, open
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for name in (
             "desktop-light",
+            "desktop-thread-light",
             "desktop-dark",
             "desktop-owner-light",
             "phone-light",
