@@ -5,6 +5,8 @@ Driven by ``bench/run.py`` over stdin/stdout, one JSON object per line:
     {"cmd": "connect", "set": "floor", "variant": "floor", "ports": [...], "sockets": [...]}
     {"cmd": "run", "set": "floor", "rate": 40.0, "duration": 4, "drain": 3, "trial": 7}
     {"cmd": "burst", "set": "floor", "count": 300, "drain": 5, "trial": 8}
+    {"cmd": "react_target", "set": "product-pubsub", "senders": 4}
+    {"cmd": "run", "set": "product-pubsub", "rate": 8, "duration": 8, "react": true, ...}
     {"cmd": "close", "set": "floor"}
     {"cmd": "exit"}
 
@@ -20,6 +22,14 @@ Open loop: messages are sent on a fixed schedule (``t0 + i / rate``) whatever
 the servers do, and each body carries its *scheduled* send time, so a slow
 server (or a late load generator) shows up as latency instead of hiding it
 (no coordinated omission).
+
+Reactions (product only): ``react_target`` posts one message to the set's first
+room and picks its first members as senders; a ``run`` with ``"react": true``
+then sends, in turn from each sender, a ``react`` that toggles the sender's 👍
+on that message, on the same schedule. A ``reaction`` frame carries no body to
+time it by, but a socket's commands run one at a time and in order, so the
+n-th ``reaction`` by a user that a socket receives answers that user's n-th
+``react``: its trial, index and scheduled time are looked up by that count.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ import time
 from array import array
 
 BODY_SIZE = 100  # bytes; the issue asks for 100-byte messages
+REACT_EMOJI = "\N{THUMBS UP SIGN}"
+REACT_TARGET_BODY = "bench: the message the reactions workload reacts to"
 # Parallel handshakes. More only queue up in the servers, and daphne drops a handshake the
 # application has not accepted within 5 s (--websocket_connect_timeout).
 CONNECT_CONCURRENCY = 16
@@ -87,6 +99,8 @@ class WSClient(asyncio.Protocol):
         self.first_frames: list[dict] = []  # control frames that arrived before anyone waited
         self.waiter: asyncio.Future | None = None
         self.ready = False
+        self.reactions_seen: dict[str, int] | None = None  # per reacting user (reactions)
+        self.last_seq = -1  # the highest ``seq`` of a reaction frame seen (reactions)
 
     # -- asyncio.Protocol ------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -281,10 +295,13 @@ class Trial:
 
 
 class ConnSet:
-    def __init__(self, name: str, variant: Variant, rooms: dict[str, list[int]]) -> None:
+    def __init__(
+        self, name: str, variant: Variant, rooms: dict[str, list[int]], users: list
+    ) -> None:
         self.name = name
         self.variant = variant
         self.rooms = rooms  # slug -> socket indices (members)
+        self.users = users  # socket index -> username (product sockets; else None)
         self.clients: list[WSClient] = []
         self.trial: Trial | None = None
         self.last_trial: Trial | None = None  # still counting its stragglers
@@ -292,6 +309,12 @@ class ConnSet:
         # The next trial's first room: rooms take turns across trials too, so that short
         # trials over many rooms reach every room (the shards workload's hashing).
         self.next_room = 0
+        # Reactions: the message reacted to, the senders (socket indices), each sender's 👍
+        # state, and per sender username every react sent: (trial, index, scheduled, on).
+        self.react_id: int | None = None
+        self.react_senders: list[int] = []
+        self.react_on: dict[str, bool] = {}
+        self.react_log: dict[str, list[tuple[int, int, float, bool]]] = {}
 
     # Hot path: called for every text frame on every socket of the set.
     def on_text(self, client: WSClient, payload: bytes) -> None:
@@ -299,13 +322,44 @@ class ConnSet:
         frame = json.loads(payload)
         body = self.variant.delivered_body(frame)
         if body is None:
-            self.on_control(client, frame)
+            if frame.get("type") == "reaction":
+                self.on_reaction(client, frame, now)
+            else:
+                self.on_control(client, frame)
             return
-        trial = self.trial
         try:
             t_id, seq, sched = parse_body(body)
-        except ValueError:
+        except ValueError:  # not a trial's message (the reactions' target)
+            self.on_control(client, frame)
             return
+        self.count(t_id, seq, sched, now)
+
+    def on_reaction(self, client: WSClient, frame: dict, now: float) -> None:
+        """The n-th ``reaction`` by a user on this socket answers that user's n-th react."""
+        user = frame.get("user")
+        seen = client.reactions_seen
+        if seen is None:
+            seen = client.reactions_seen = {}
+        n = seen.get(user, 0)
+        seen[user] = n + 1
+        sent = self.react_log.get(user)
+        trial = self.trial
+        if sent is None or n >= len(sent):
+            if trial is not None:
+                trial.late_or_foreign += 1
+            return
+        t_id, seq, sched, on = sent[n]
+        # Each frame is a change of the room: on one socket its seq only ever grows.
+        frame_seq = frame.get("seq", -1)
+        if trial is not None and (frame.get("on") is not on or frame_seq <= client.last_seq):
+            code = "reaction_out_of_order" if frame.get("on") is not on else "seq_not_increasing"
+            trial.errors[code] = trial.errors.get(code, 0) + 1
+        client.last_seq = max(client.last_seq, frame_seq)
+        self.count(t_id, seq, sched, now)
+
+    def count(self, t_id: int, seq: int, sched: float, now: float) -> None:
+        """One delivery of message (or react) ``seq`` of trial ``t_id``."""
+        trial = self.trial
         if trial is None or t_id != trial.id:
             last = self.last_trial
             if last is not None and t_id == last.id:  # after its drain window: late, not lost
@@ -398,7 +452,7 @@ class LoadGen:
         for i, s in enumerate(sockets):
             if s.get("room"):
                 rooms.setdefault(s["room"], []).append(i)
-        cs = ConnSet(msg["set"], variant, rooms)
+        cs = ConnSet(msg["set"], variant, rooms, [s.get("user") for s in sockets])
         self.sets[msg["set"]] = cs
         join = msg.get("join", True)
         sem = asyncio.Semaphore(msg.get("concurrency", CONNECT_CONCURRENCY))
@@ -465,8 +519,43 @@ class LoadGen:
         )
         return {"ok": True, "closed": len(cs.clients)}
 
-    async def _send_schedule(self, cs: ConnSet, trial: Trial, times: list[float]) -> dict:
-        """Send one message at each scheduled time (absolute monotonic)."""
+    async def cmd_react_target(self, msg: dict) -> dict:
+        """Post the message the reactions trials react to (from the first room's first
+        member) and take that room's first ``senders`` members as the reacting ones."""
+        cs = self.sets[msg["set"]]
+        room = next(iter(cs.rooms))
+        members = cs.rooms[room]
+        client = cs.clients[members[0]]
+        client_id = f"bench-react-target-{cs.name}"
+        client.send_text(cs.variant.send_frame(room, REACT_TARGET_BODY, client_id))
+        frame = await cs.expect(
+            client,
+            lambda f: (
+                f.get("type") == "error"
+                or (f.get("type") == "message" and f["message"].get("client_id") == client_id)
+            ),
+        )
+        if frame.get("type") == "error":
+            return {"ok": False, "error": f"posting the target failed: {frame}"}
+        cs.react_id = frame["message"]["id"]
+        cs.react_senders = members[: int(msg["senders"])]
+        return {"ok": True, "id": cs.react_id, "senders": [cs.users[i] for i in cs.react_senders]}
+
+    def _react_frame(self, cs: ConnSet, trial: Trial, i: int, sched: float) -> tuple[int, str]:
+        """The ``i``-th react of a trial: from the next sender in turn, toggling its 👍."""
+        sender = cs.react_senders[i % len(cs.react_senders)]
+        user = cs.users[sender]
+        on = not cs.react_on.get(user, False)
+        cs.react_on[user] = on
+        cs.react_log.setdefault(user, []).append((trial.id, i, sched, on))
+        frame = {"type": "react", "id": cs.react_id, "emoji": REACT_EMOJI, "on": on}
+        return sender, json.dumps(frame)
+
+    async def _send_schedule(
+        self, cs: ConnSet, trial: Trial, times: list[float], react: bool = False
+    ) -> dict:
+        """Send one message (``react``: one react) at each scheduled time (absolute
+        monotonic)."""
         names = list(cs.rooms)
         start = cs.next_room % len(names)
         room_names = names[start:] + names[:start]
@@ -491,10 +580,15 @@ class LoadGen:
             # Send everything that is due (never wait for replies: open loop).
             while i < n and times[i] <= now:
                 room = room_names[i % len(room_names)]
-                members = cs.rooms[room]
-                client = cs.clients[members[rng.randrange(len(members))]]
-                body = make_body(trial.id, i, times[i])
-                if not client.send_text(cs.variant.send_frame(room, body, f"b{trial.id}-{i}")):
+                if react:
+                    sender, text = self._react_frame(cs, trial, i, times[i])
+                    client = cs.clients[sender]
+                else:
+                    members = cs.rooms[room]
+                    client = cs.clients[members[rng.randrange(len(members))]]
+                    body = make_body(trial.id, i, times[i])
+                    text = cs.variant.send_frame(room, body, f"b{trial.id}-{i}")
+                if not client.send_text(text):
                     send_failures += 1
                 lag = now - times[i]
                 lags.append(lag)
@@ -584,7 +678,7 @@ class LoadGen:
         cs.trial = trial
         t0 = time.monotonic() + 0.05
         times = [t0 + i / rate for i in range(n)]
-        info = await self._send_schedule(cs, trial, times)
+        info = await self._send_schedule(cs, trial, times, bool(msg.get("react")))
         t_end = time.monotonic()
         out = await self._finish(cs, trial, info, float(msg.get("drain", 3.0)), t0, t_end)
         return {**out, **late}

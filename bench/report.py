@@ -116,6 +116,7 @@ def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: 
             summary["delivery_ratio_within_drain"] = round(within / expected, 6)
     summary["deliveries_per_cpu_s"] = eff
     summary.update(shard_summary(trials))
+    summary.update(reaction_summary(trials, meta["workloads"], best))
     summary["targets_met"] = targets_met(summary)
     return {"meta": meta, "summary": summary, "saturation": sat, "idle": idle, "trials": trials}
 
@@ -204,10 +205,61 @@ def shard_summary(trials: list[dict]) -> dict:
     }
 
 
+def reaction_summary(trials: list[dict], workloads: list[dict], layer: str | None) -> dict:
+    """``<workload>_*`` keys of each reactions workload (``react_senders``), at its highest
+    fixed rate, on ``layer`` (the summary's product layer) if it ran, else on the variant
+    with the most deliveries per CPU-second there: ``deliveries_per_cpu_s`` = deliveries /
+    server CPU summed over the repeats, ``p99_ms`` = their mean p99 (as the table's
+    fixed-rate lines), ``lost`` = expected - delivered ever, over every trial of the
+    workload (all rates, all variants), and ``by_rate`` per variant and rate."""
+    out: dict = {}
+    for w in workloads:
+        if not w.get("react_senders"):
+            continue
+        name = w["name"]
+        ts = [t for t in trials if t["workload"] == name and t["kind"] == "fixed"]
+        if not ts:
+            continue
+        by_rate: dict[str, dict] = {}
+        for v in sorted({t["variant"] for t in ts}):
+            for rate in sorted({t["offered_deliveries_per_s"] for t in ts}):
+                group = [
+                    t for t in ts if t["variant"] == v and t["offered_deliveries_per_s"] == rate
+                ]
+                if not group:
+                    continue
+                cpu = sum(t["cpu"]["server_s"] for t in group)
+                delivered = sum(t["delivered_unique"] for t in group)
+                by_rate.setdefault(v, {})[f"{rate:g}"] = {
+                    "trials": len(group),
+                    "deliveries_per_cpu_s": round(delivered / cpu, 1) if cpu else None,
+                    "p50_ms": round(_mean(group, "p50_ms"), 3),
+                    "p99_ms": round(_mean(group, "p99_ms"), 3),
+                }
+        top = f"{max(t['offered_deliveries_per_s'] for t in ts):g}"
+        at_top = {v: r[top] for v, r in by_rate.items() if top in r}
+        if layer not in at_top:
+            layer = max(at_top, key=lambda v: at_top[v]["deliveries_per_cpu_s"] or 0)
+        expected = sum(t["expected"] for t in ts)
+        eventually = sum(t.get("delivered_eventually", t["delivered_unique"]) for t in ts)
+        out.update(
+            {
+                f"{name}_variant": layer,
+                f"{name}_rate_deliveries_per_s": float(top),
+                f"{name}_deliveries_per_cpu_s": at_top[layer]["deliveries_per_cpu_s"],
+                f"{name}_p99_ms": at_top[layer]["p99_ms"],
+                f"{name}_lost": expected - eventually,
+                f"{name}_by_rate": by_rate,
+            }
+        )
+    return out
+
+
 def merge_results(old: dict, new: dict) -> dict:
-    """A partial run (``--profile shards``) written into a full run's results: its workloads'
-    trials replace those of the same name (renumbered after the old ones), its summary keys
-    are added, and ``meta.merged`` records where they came from. Everything else stays."""
+    """A partial run (``--profile shards``, ``reactions``) written into a full run's results:
+    its workloads' trials replace those of the same name (renumbered after the old ones), its
+    summary keys are added, and ``meta.merged`` records where they came from. Everything else
+    stays."""
     names = {w["name"] for w in new["meta"]["workloads"]}
     kept = [t for t in old["trials"] if t["workload"] not in names]
     offset = max((t["trial"] for t in old["trials"]), default=0)
@@ -230,6 +282,7 @@ def merge_results(old: dict, new: dict) -> dict:
     meta["merged"] = [m for m in meta.get("merged", []) if set(m["workloads"]) - names] + [part]
     summary = dict(old["summary"])
     summary.update(shard_summary(kept + added))
+    summary.update(reaction_summary(kept + added, meta["workloads"], summary.get("product_layer")))
     summary["targets_met"] = targets_met(summary)
     return {**old, "meta": meta, "summary": summary, "trials": kept + added}
 
@@ -328,6 +381,18 @@ def table(results: dict) -> str:
                 f"  aux {d['aux_redis_cpu_s']} s  {_f(d['deliveries_per_cpu_s'], 0)} deliv/cpu-s"
                 f"  delivered {_f(100 * (d['delivery_ratio'] or 0), 2)}%"
             )
+    for w in results["meta"]["workloads"]:
+        name = w["name"]
+        if not w.get("react_senders") or f"{name}_lost" not in results["summary"]:
+            continue
+        s = results["summary"]
+        lines.append("")
+        lines.append(
+            f"{name} ({w['react_senders']} members toggle a reaction; product only):"
+            f" {s[f'{name}_variant']} at {_f(s[f'{name}_rate_deliveries_per_s'], 0)}/s"
+            f" {_f(s[f'{name}_deliveries_per_cpu_s'], 0)} deliv/cpu-s"
+            f"  p99 {_f(s[f'{name}_p99_ms'])} ms  lost {s[f'{name}_lost']}"
+        )
     lines.append("")
     lines.append(
         "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"

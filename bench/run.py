@@ -68,6 +68,9 @@ class Workload:
     rates: tuple[float, ...] = ()
     repeats: int = 1
     duration: float | None = None  # seconds of sending per trial (default: the profile's)
+    # Reactions instead of posts (product variants only; the floor and the baseline have no
+    # reactions): a message is posted first, then this many members toggle their 👍 on it.
+    react_senders: int = 0
 
     def room_sizes(self) -> list[int]:
         if not self.sizes:
@@ -127,19 +130,22 @@ SHARDS_WORKLOAD = Workload(
 )
 
 
-def fixed_profile(workload: Workload, rates: list[float]) -> Profile:
+def fixed_profile(workload: Workload, rates: list[float], **kw) -> Profile:
     """Each rate (deliveries/s) twice on one workload, variants interleaved; no ladder."""
     return Profile(
-        workloads=[workload],
-        steps=0,
-        refine=False,
-        duration=8.0,
-        drain=3.0,
-        idle_sockets=0,
-        idle_warmup=0,
-        compare=False,
-        fixed={workload.name: rates},
-        repeats=2,
+        **{
+            "workloads": [workload],
+            "steps": 0,
+            "refine": False,
+            "duration": 8.0,
+            "drain": 3.0,
+            "idle_sockets": 0,
+            "idle_warmup": 0,
+            "compare": False,
+            "fixed": {workload.name: rates},
+            "repeats": 2,
+            **kw,
+        }
     )
 
 
@@ -194,6 +200,27 @@ PROFILES = {
     # per-message cost (storing) is everything.
     "room500-fixed": fixed_profile(Workload("room500", 500, 1, 4000.0), [4000.0, 16000.0]),
     "room2-fixed": fixed_profile(Workload("room2", 2, 100, 400.0), [400.0, 800.0]),
+    # The cost of a post alone, below saturation on a shared machine (rooms of 2: ~2.5 ms of
+    # server CPU a post is everything there): before/after of a product change.
+    "room2-low": fixed_profile(Workload("room2", 2, 100, 100.0), [100.0, 200.0], repeats=3),
+    # python bench/run.py --profile reactions: a few members of the room of 500 toggle their
+    # 👍 on one message at the room500-fixed rates; every member gets every `reaction`.
+    # Product variants only; merged into the existing latest.json (reactions500_* keys).
+    "reactions": fixed_profile(
+        Workload("reactions500", 500, 1, 4000.0, react_senders=4),
+        [4000.0, 16000.0],
+        variants=["product-pubsub", "product-core"],
+        merge=True,
+    ),
+    "reactions-smoke": fixed_profile(  # the same, tiny (tests/bench)
+        Workload("reactions20", 20, 1, 200.0, react_senders=2),
+        [200.0],
+        duration=1.0,
+        repeats=1,
+        settle=0.3,
+        variants=["product-pubsub"],
+        merge=True,
+    ),
     # python bench/run.py --profile shards: the full run's shards workload alone (~2.5 min),
     # merged into the existing latest.json.
     "shards": Profile(
@@ -703,6 +730,11 @@ def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
     return {"users": nxt + len(idle), "rooms": rooms}, first_user
 
 
+def product_username(index: int) -> str:
+    """The username bench/product_seed.py gives user ``index``."""
+    return f"bench-u{index:05d}"
+
+
 def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str]) -> list[dict]:
     socks = []
     k = 0
@@ -711,6 +743,7 @@ def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str
             s = {"room": slug}
             if dep.protocol == "product":
                 s["token"] = tokens[users[k]]
+                s["user"] = product_username(users[k])
             socks.append(s)
             k += 1
     return socks
@@ -890,6 +923,7 @@ class Bench:
         else:
             cmd = {"cmd": "run", "rate": rate, "duration": w.duration or self.profile.duration}
             cmd["drain"] = self.profile.drain
+            cmd["react"] = bool(w.react_senders)
         reply = self.check(self.gen.call(**cmd, set=v, trial=self.trial_id), f"{v} trial")
         wall = time.monotonic() - t0
         replicas = sum(cpu_seconds(pid) - c0[pid] for pid in dep.pids)
@@ -1041,6 +1075,11 @@ class Bench:
 
     def _run_workload(self, w: Workload, variants: list[str]) -> None:
         p = self.profile
+        if w.react_senders:
+            for v in [v for v in variants if self.deps[v].protocol != "product"]:
+                self.notes.append(f"{w.name}: {v} skipped: it has no reactions")
+                self.log(f"{w.name}: {v} skipped (no reactions)")
+            variants = [v for v in variants if self.deps[v].protocol == "product"]
         specs = []
         for v in variants:
             dep = self.deps[v]
@@ -1075,10 +1114,23 @@ class Bench:
         # presence to their rooms: a 500-member room fans out ~125k presence frames), and
         # it must not bleed into the first trials.
         self.wait_quiet(w)
+        if w.react_senders:  # the message to react to, posted by a member
+            for v in self.wv:
+                r = self.check(
+                    self.gen.call(cmd="react_target", set=v, senders=w.react_senders),
+                    f"{v} reaction target",
+                )
+                self.log(f"{w.name}: {v} reacts to message {r['id']} from {r['senders']}")
         # Warm-up (not recorded): first messages pay for imports and caches.
         for v in self.wv:
             self.gen.call(
-                cmd="run", set=v, rate=min(20.0, w.rooms * 2.0), duration=0.5, drain=2.0, trial=0
+                cmd="run",
+                set=v,
+                rate=min(20.0, w.rooms * 2.0),
+                duration=0.5,
+                drain=2.0,
+                trial=0,
+                react=bool(w.react_senders),
             )
         self.measure_redis_idle([self.deps[v] for v in self.wv])
 

@@ -115,3 +115,46 @@ def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_
     assert all(v > 0 for v in summary["deliveries_per_cpu_s_by_shards"].values())
     assert "redis_shard_balance" in summary["targets_met"]
     assert "Redis shards" in run.stdout
+
+
+def test_reactions_profile_delivers_every_reaction_to_every_member_and_keeps_the_full_run(
+    tmp_path,
+):
+    """Members toggle a reaction in one room (product only): every member gets every
+    `reaction` frame, and the figures join an existing latest.json."""
+    committed = json.loads((REPO / "bench" / "results" / "latest.json").read_text())
+    (tmp_path / "latest.json").write_text(json.dumps(committed))
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--profile",
+            "reactions-smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+
+    for key in SUMMARY_KEYS:
+        assert results["summary"][key] == committed["summary"][key]
+    assert results["saturation"] == committed["saturation"]
+    assert results["meta"]["merged"][-1]["profile"] == "reactions-smoke"
+
+    trials = [t for t in results["trials"] if t["workload"] == "reactions20"]
+    assert trials and {t["variant"] for t in trials} == {"product-pubsub"}
+    for trial in trials:
+        assert trial["expected"] == trial["messages"] * 20 > 0, trial
+        assert trial["delivered_unique"] == trial["expected"], trial
+        assert trial["duplicates"] == 0, trial
+        assert trial["errors"] == {}, trial  # each reaction in its sender's order, seq growing
+    summary = results["summary"]
+    assert summary["reactions20_lost"] == 0
+    assert summary["reactions20_deliveries_per_cpu_s"] > 0
+    assert summary["reactions20_p99_ms"] > 0
+    assert "reactions20" in run.stdout
