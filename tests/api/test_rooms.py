@@ -46,7 +46,10 @@ def test_creating_a_room_makes_me_its_owner_and_a_taken_slug_is_a_409(make_user,
         "archived": False,
         "is_member": True,
         "unread": 0,
+        "mentions": 0,
+        "notify": "mentions",
         "last_message_id": 0,
+        "seq": 0,
         "peer": None,
     }
     assert Membership.objects.get(room__slug="lab").role == "owner"
