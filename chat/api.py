@@ -478,10 +478,7 @@ def change_list(request: HttpRequest, slug: RoomSlug, query: Query[ChangesQuery]
     deletions, reactions, pins, reply counts): each changed message once, as it is
     now, in seq order. A client that kept the room's `seq` misses nothing."""
     room = selectors.room_for_user(user=request.auth, slug=slug)
-    rows, has_more = selectors.changes_since(room=room, since=query.since, limit=query.limit)
-    changes = [selectors.change_payload(m) for m in rows]
-    seq = changes[-1]["seq"] if changes else query.since
-    return {"room": room.slug, "changes": changes, "seq": seq, "has_more": has_more}
+    return selectors.changes_page(room=room, since=query.since, limit=query.limit)
 
 
 @router.get(

@@ -5,7 +5,7 @@ runs inside ``room_change``: the room's ordering lock (chat.locks), then a
 transaction that takes the next seq with ``take_seq``, writes, and publishes from
 ``on_commit`` before the lock is released. So seqs are distinct, gap-free (a
 refused change rolls its seq back) and reach every replica in commit order, and
-``changes_since`` (chat.selectors) can hand a reconnecting client everything it
+``changes_page`` (chat.selectors) can hand a reconnecting client everything it
 missed, once each.
 """
 

@@ -39,31 +39,7 @@ CLOSE_TRY_AGAIN = 4013
 CLOSE_TOO_MANY_SOCKETS = 4029
 # Ids of own messages acknowledged directly, whose room copy is still in flight.
 ACKED_MAX = 256
-# daphne sends no frame over 1 MiB (--websocket_max_message_size); a page of long
-# messages can be bigger, so pages are cut to this and say has_more, and the
-# client pages on from the last id it got (tests/faults/test_slow_client.py).
-PAGE_MAX_BYTES = 512 * 1024
-
 log = logging.getLogger(__name__)
-
-
-def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
-    """The page cut to PAGE_MAX_BYTES, keeping its oldest or newest end; True if cut."""
-    # A JSON character takes at most 6 bytes (\u0001): most pages are far below.
-    # Tombstones (sync) have neither body nor html.
-    if sum(len(m.get("body", "")) + len(m.get("html", "")) + 512 for m in messages) * 6 <= (
-        PAGE_MAX_BYTES
-    ):
-        return messages, False
-    ordered = messages if keep == "oldest" else messages[::-1]
-    kept, size = [], 0
-    for message in ordered:
-        size += len(encode(message).encode()) + 1
-        if kept and size > PAGE_MAX_BYTES:
-            break
-        kept.append(message)
-    cut = len(kept) < len(messages)
-    return (kept if keep == "oldest" else kept[::-1]), cut
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -326,7 +302,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         membership = selectors.membership_of(user=self.user, room=room)
         notify = membership.notify if membership else ""
         messages, has_more = selectors.messages_page(room=room)
-        page, cut = fit_page([selectors.message_payload(m) for m in messages], keep="newest")
+        page, cut = selectors.fit_page(
+            [selectors.message_payload(m) for m in messages], keep="newest"
+        )
         return {
             "type": "joined",
             "room": room.slug,
@@ -429,7 +407,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             limit=frame.get("limit"),
             thread=root.pk if root else None,
         )
-        page, cut = fit_page(
+        page, cut = selectors.fit_page(
             [selectors.message_payload(m) for m in messages],
             keep="oldest" if after is not None else "newest",
         )
@@ -454,16 +432,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _changes(self, frame: dict) -> dict:
         room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        since = frame.get("since")
-        rows, has_more = selectors.changes_since(room=room, since=since, limit=frame.get("limit"))
-        changes, cut = fit_page([selectors.change_payload(m) for m in rows], keep="oldest")
-        return {
-            "type": "synced",
-            "room": room.slug,
-            "changes": changes,
-            "seq": changes[-1]["seq"] if changes else since,
-            "has_more": has_more or cut,
-        }
+        page = selectors.changes_page(room=room, since=frame.get("since"), limit=frame.get("limit"))
+        return {"type": "synced", **page}
 
     async def cmd_sync(self, frame: dict, ref: str | None) -> None:
         await self.reply(await self._changes(frame), ref)

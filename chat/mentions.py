@@ -15,14 +15,15 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from chat.errors import ClientError
 from chat.models import Membership, Room
-from chat.notifications import mentioned_usernames
 
 EVERYONE = frozenset({"room", "here"})
 # Distinct names read from one message; the rest is plain text.
 MENTIONS_MAX = 50
 _TAG_RE = re.compile(r"(<[^>]*>)")
 _TAG_NAME_RE = re.compile(r"</?([a-zA-Z0-9]+)")
-_MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+# A mention is @ and Django's username characters, not preceded by a letter,
+# digit or @ (so bob@example.com is an address, not a mention).
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 # Inside these the text is code or already a link: no mention markup there.
 _NO_MARKUP_TAGS = frozenset({"code", "pre", "a"})
 
@@ -34,6 +35,26 @@ class Mentions:
 
 
 NONE = Mentions()
+
+
+def mentioned_usernames(body: str, limit: int | None = None) -> set[str]:
+    """Usernames @mentioned in a message body (a trailing full stop is punctuation).
+
+    With `limit`, only the first `limit` distinct mentions count.
+    """
+    names: set[str] = set()
+    seen: set[str] = set()
+    for match in MENTION_RE.finditer(body):
+        name = match.group(1)
+        if name in seen:
+            continue
+        if limit is not None and len(seen) >= limit:
+            break
+        seen.add(name)
+        names.add(name)
+        names.add(name.rstrip(".-"))
+    names.discard("")
+    return names
 
 
 def mentions_resolve(*, room: Room, author: AbstractBaseUser, body: str) -> Mentions:
@@ -90,5 +111,5 @@ def mentions_markup(html: str, names: list[str]) -> str:
                 inside += -1 if part.startswith("</") else 1
             continue
         if inside <= 0 and "@" in part:
-            parts[index] = _MENTION_RE.sub(mark, part)
+            parts[index] = MENTION_RE.sub(mark, part)
     return "".join(parts)

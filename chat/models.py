@@ -84,13 +84,9 @@ class Membership(models.Model):
     def can_moderate(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.MODERATOR)
 
-    @property
-    def notify_level(self) -> str:
-        """What the member is told about: direct rooms default to all, others to mentions."""
-        return notify_level(self.notify, self.room.kind)
-
 
 def notify_level(notify: str, room_kind: str) -> str:
+    """What a member is told about: direct rooms default to all, others to mentions."""
     if notify:
         return str(notify)
     if room_kind == Room.Kind.DIRECT:

@@ -15,7 +15,6 @@ throttles live in Redis, shared by every worker.
 """
 
 import logging
-import re
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -27,33 +26,13 @@ from django.db.models import Exists, OuterRef
 
 from accounts.identity import display_name
 from chat import presence, ratelimit
+from chat.mentions import mentioned_usernames
 from chat.models import Membership, Message
 
 log = logging.getLogger(__name__)
 
-MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 # How much of the message an email quotes.
 EMAIL_EXCERPT_CHARS = 500
-
-
-def mentioned_usernames(body: str, limit: int | None = None) -> set[str]:
-    """Usernames @mentioned in a message body (a trailing full stop is punctuation).
-
-    With `limit`, only the first `limit` distinct mentions count.
-    """
-    names: set[str] = set()
-    seen: set[str] = set()
-    for match in MENTION_RE.finditer(body):
-        name = match.group(1)
-        if name in seen:
-            continue
-        if limit is not None and len(seen) >= limit:
-            break
-        seen.add(name)
-        names.add(name)
-        names.add(name.rstrip(".-"))
-    names.discard("")
-    return names
 
 
 def _first_email_in_interval(recipient_id: int, room_id: int) -> bool:

@@ -42,6 +42,11 @@ def _writable_message(*, user: AbstractBaseUser, message_id: object) -> Message:
     return message
 
 
+def _as_stored(message: Message) -> Message:
+    """The message as stored: a change that changed nothing answers with it."""
+    return Message.objects.select_related("room", "author__profile").get(pk=message.pk)
+
+
 def _summary(message_id: int) -> list[dict]:
     """The message object's `reactions`: per emoji, in order of first use, its count
     and its first REACTION_USERS_SHOWN users."""
@@ -71,7 +76,7 @@ def reaction_set(
         message_still_live(message)
         mine = Reaction.objects.filter(message=message, user=user, emoji=emoji)
         if mine.exists() == on:
-            return Message.objects.select_related("room", "author__profile").get(pk=message.pk)
+            return _as_stored(message)
         if on:
             used = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
             cap = settings.CHAT_MAX_REACTIONS_PER_MESSAGE
@@ -100,7 +105,7 @@ def pin_set(*, user: AbstractBaseUser, message_id: object, on: object) -> Messag
         if pinned is None:
             raise ClientError("not_found", "No such message.")
         if pinned == on:
-            return Message.objects.select_related("room", "author__profile").get(pk=message.pk)
+            return _as_stored(message)
         message.pinned = on
         message.pinned_by = user if on else None
         message.pinned_at = timezone.now() if on else None

@@ -8,7 +8,31 @@ from django.db.models.functions import Coalesce
 from accounts.identity import display_name, user_payload
 from chat import presence
 from chat.errors import ClientError
+from chat.events import encode
 from chat.models import Membership, Mention, Message, Room, notify_level
+
+# daphne sends no frame over 1 MiB (--websocket_max_message_size); a page of long
+# messages can be bigger, so pages are cut to this and say has_more, and the
+# client pages on from the last id it got (tests/faults/test_slow_client.py).
+PAGE_MAX_BYTES = 512 * 1024
+
+
+def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
+    """The page cut to PAGE_MAX_BYTES, keeping its oldest or newest end; True if cut."""
+    # A JSON character takes at most 6 bytes (\u0001): most pages are far below.
+    # Tombstones (sync) have neither body nor html.
+    estimate = sum(len(m.get("body", "")) + len(m.get("html", "")) + 512 for m in messages)
+    if estimate * 6 <= PAGE_MAX_BYTES:
+        return messages, False
+    ordered = messages if keep == "oldest" else messages[::-1]
+    kept, size = [], 0
+    for message in ordered:
+        size += len(encode(message).encode()) + 1
+        if kept and size > PAGE_MAX_BYTES:
+            break
+        kept.append(message)
+    cut = len(kept) < len(messages)
+    return (kept if keep == "oldest" else kept[::-1]), cut
 
 
 def iso(dt) -> str | None:
@@ -310,23 +334,26 @@ def message_id_arg(name: str, value: object) -> int | None:
 
 
 def thread_root(*, room: Room, thread: object) -> Message:
-    """The live root message ``thread`` names in ``room`` (missing, deleted, another
-    room's, or a reply: not_found, as for any message one may not see)."""
+    """The live root of the thread ``thread`` belongs to in ``room``: the message
+    itself, or a reply's root. Missing, deleted, another room's: not_found, as for
+    any message one may not see."""
     if not isinstance(thread, int) or isinstance(thread, bool):
         raise ClientError("invalid", "thread must be an integer message id.")
-    root = (
-        Message.objects.select_related("author__profile", "room")
-        .filter(pk=thread, room=room, deleted=False, thread__isnull=True)
-        .first()
+    live = Message.objects.select_related("author__profile", "room").filter(
+        room=room, deleted=False
     )
-    if root is None:
+    message = live.filter(pk=thread).first()
+    if message is not None and message.thread_id is not None:
+        message = live.filter(pk=message.thread_id).first()
+    if message is None:
         raise ClientError("not_found", "No such thread in this room.")
-    return root
+    return message
 
 
-def changes_since(*, room: Room, since: object, limit: object = None) -> tuple[list[Message], bool]:
-    """Every message of the room changed after ``since``, once each, in seq order (its
-    current state, deleted ones included); True if more lie beyond the page."""
+def changes_page(*, room: Room, since: object, limit: object = None) -> dict:
+    """``{room, changes, seq, has_more}``: every message of the room changed after
+    ``since``, once each, in seq order, as it is now (deleted ones as tombstones);
+    ``seq`` is the cursor to pass next."""
     if not isinstance(since, int) or isinstance(since, bool) or since < 0:
         raise ClientError("invalid", "since must be a non-negative integer seq.")
     size = page_limit(limit)
@@ -335,7 +362,13 @@ def changes_since(*, room: Room, since: object, limit: object = None) -> tuple[l
         .select_related("author__profile", "room")
         .order_by("seq")[: size + 1]
     )
-    return rows[:size], len(rows) > size
+    changes, cut = fit_page([change_payload(m) for m in rows[:size]], keep="oldest")
+    return {
+        "room": room.slug,
+        "changes": changes,
+        "seq": changes[-1]["seq"] if changes else since,
+        "has_more": len(rows) > size or cut,
+    }
 
 
 def pinned_messages(*, room: Room) -> list[Message]:

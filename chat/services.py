@@ -21,7 +21,7 @@ from chat.errors import ClientError
 from chat.mentions import mentions_markup, mentions_resolve
 from chat.models import Membership, Mention, Message, Room
 from chat.rendering import render_markdown
-from chat.selectors import is_member, membership_of, mention_count, unread_count
+from chat.selectors import is_member, membership_of, mention_count, thread_root, unread_count
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 CLIENT_ID_MAX_LENGTH = 64
@@ -386,10 +386,7 @@ def message_post(
             "invalid", f"client_id must be a string of at most {CLIENT_ID_MAX_LENGTH}."
         )
     _check_writable(user=user, room=room)
-    root_id = None
-    if thread is not None:
-        parent = _thread_parent(room=room, thread=thread)
-        root_id = parent.thread_id or parent.pk  # a reply to a reply joins the same thread
+    root_id = None if thread is None else thread_root(room=room, thread=thread).pk
     mentioned = mentions_resolve(room=room, author=user, body=body)
     # A retry is told apart from a new message by the unique (author, client_id)
     # constraint, not by a query before every post: it costs a rate-limit token,
@@ -434,16 +431,6 @@ def message_post(
             raise
         return existing, False
     return message, True
-
-
-def _thread_parent(*, room: Room, thread: object) -> Message:
-    """The message a reply answers: live and in the same room, else not_found."""
-    if not isinstance(thread, int) or isinstance(thread, bool):
-        raise ClientError("invalid", "thread must be an integer message id.")
-    parent = Message.objects.filter(pk=thread, room=room, deleted=False).first()
-    if parent is None:
-        raise ClientError("not_found", "No such message in this room to reply to.")
-    return parent
 
 
 def _thread_recount(*, root_id: int, seq: int) -> None:
@@ -520,22 +507,21 @@ def message_delete(*, user: AbstractBaseUser, message_id: object) -> Message:
 def message_soft_delete(*, message: Message) -> Message:
     """Mark deleted and tell the room (a reply also updates its root); also used by the admin."""
     with room_change(message.room_id):
-        seq = take_seq(message.room_id, 2 if message.thread_id else 1)
+        # A reply's live root changes too (its count), with the next seq.
+        recount = message.thread_id is not None and (
+            Message.objects.filter(pk=message.thread_id, deleted=False).exists()
+        )
+        seq = take_seq(message.room_id, 2 if recount else 1)
+        message.seq = seq - 1 if recount else seq
         updated = Message.objects.filter(pk=message.pk, deleted=False).update(
-            deleted=True, seq=seq - 1 if message.thread_id else seq
+            deleted=True, seq=message.seq
         )
         if not updated:
             raise ClientError("not_found", "No such message.")
         message.deleted = True
-        message.seq = seq - 1 if message.thread_id else seq
         _on_commit(events.message_deleted, message)
-        if message.thread_id:
-            try:
-                _thread_recount(root_id=message.thread_id, seq=seq)
-            except ClientError:
-                # The root is gone too: nothing shows the count; give the seq to the reply.
-                Message.objects.filter(pk=message.pk).update(seq=seq)
-                message.seq = seq
+        if recount:
+            _thread_recount(root_id=message.thread_id, seq=seq)
     return message
 
 

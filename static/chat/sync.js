@@ -95,12 +95,21 @@ function syncPage(conn, slug, since) {
   );
 }
 
+/**
+ * From now until its sync ends, live frames move the room's liveSeq, not its
+ * cursor: a frame the new socket delivers before `synced` must not skip the gap.
+ */
+function holdCursor(room) {
+  if (room.syncing) return;
+  room.syncing = true;
+  room.liveSeq = room.seq;
+}
+
 /** Bring a room's held state up to date from its cursor, page by page. */
 export async function syncRoom(conn, store, room) {
+  holdCursor(room);
   let since = room.seq;
   const seenBefore = room.maxSeenId;
-  room.syncing = true;
-  room.liveSeq = since;
   try {
     for (;;) {
       const reply = await syncPage(conn, room.slug, since);
@@ -157,6 +166,8 @@ export async function resync(conn, store, { changed }) {
   const rooms = [...store.rooms.values()].filter((room) => room.loaded);
   rooms.sort((a, b) => Number(b === store.current) - Number(a === store.current));
   const cursors = rooms.map((room) => [room, store.lastId(room)]);
+  // Rooms wait their turn to sync: hold every cursor now, not when its turn comes.
+  for (const room of rooms) if (typeof room.seq === "number") holdCursor(room);
   for (const [room, after] of cursors) {
     if (!store.rooms.has(room.slug)) continue;
     if (typeof room.seq === "number") await syncRoom(conn, store, room);

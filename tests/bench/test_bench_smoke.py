@@ -63,26 +63,25 @@ def test_smoke_profile_delivers_everything_and_writes_the_summary(tmp_path):
     assert "summary" in run.stdout
 
 
-def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_path):
-    """Two Redis shards against one in the same run, merged into an existing latest.json."""
+def run_merged_profile(profile: str, out: Path) -> tuple[dict, subprocess.CompletedProcess, dict]:
+    """Run a profile that merges into a copy of the committed latest.json: (the
+    committed results, the run, the merged results)."""
     committed = json.loads((REPO / "bench" / "results" / "latest.json").read_text())
-    (tmp_path / "latest.json").write_text(json.dumps(committed))
+    (out / "latest.json").write_text(json.dumps(committed))
     run = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "run.py"),
-            "--profile",
-            "shards-smoke",
-            "--out",
-            str(tmp_path),
-        ],
+        [sys.executable, str(REPO / "bench" / "run.py"), "--profile", profile, "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    results = json.loads((tmp_path / "latest.json").read_text())
+    return committed, run, json.loads((out / "latest.json").read_text())
+
+
+def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_path):
+    """Two Redis shards against one in the same run, merged into an existing latest.json."""
+    committed, run, results = run_merged_profile("shards-smoke", tmp_path)
 
     # The full run's figures are still there, untouched.
     for key in SUMMARY_KEYS:
@@ -122,24 +121,7 @@ def test_reactions_profile_delivers_every_reaction_to_every_member_and_keeps_the
 ):
     """Members toggle a reaction in one room (product only): every member gets every
     `reaction` frame, and the figures join an existing latest.json."""
-    committed = json.loads((REPO / "bench" / "results" / "latest.json").read_text())
-    (tmp_path / "latest.json").write_text(json.dumps(committed))
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "run.py"),
-            "--profile",
-            "reactions-smoke",
-            "--out",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    results = json.loads((tmp_path / "latest.json").read_text())
+    committed, run, results = run_merged_profile("reactions-smoke", tmp_path)
 
     for key in SUMMARY_KEYS:
         assert results["summary"][key] == committed["summary"][key]

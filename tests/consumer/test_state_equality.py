@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from channels.db import database_sync_to_async
 
-from tests.support.conversation_state import Viewer, differences, fresh_view
+from tests.support.conversation_state import Viewer, differences, effect, fresh_view
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -41,18 +41,6 @@ async def viewer(connect, user, name: str) -> Viewer:
     client.take(socket.hello)
     client.socket = socket
     return client
-
-
-async def effect(writer: Viewer, frame: dict, wanted: str, **match) -> dict:
-    """Send a command; the frame of its effect the writer receives (a refusal fails)."""
-    ref = f"{writer.name}-effect-{len(writer.frames)}"
-    await writer.send({**frame, "ref": ref})
-    while True:
-        got = await writer.next()
-        if got["type"] == "error" and got.get("ref") == ref:
-            raise AssertionError(f"{frame} was refused: {got}")
-        if got["type"] == wanted and all(got.get(k) == v for k, v in match.items()):
-            return got
 
 
 async def post(writer: Viewer, body: str, thread: int | None = None) -> dict:

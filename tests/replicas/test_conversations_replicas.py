@@ -11,32 +11,18 @@ and every seq of the room reached each client once: live, or through `sync`
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from urllib.parse import quote
 
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from tests.support.conversation_state import Viewer, differences, fresh_view
-from tests.support.live import bearer
+from tests.support.conversation_state import Viewer, differences, effect, fresh_view
+from tests.support.live import bearer, json_request
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
 ROOM = "general"
-
-
-def http(method: str, url: str, headers: dict[str, str], body: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 class Api:
@@ -47,7 +33,7 @@ class Api:
 
     async def call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 204)):
         status, payload = await asyncio.to_thread(
-            http, method, self.base_url + path, self.headers, body
+            json_request, method, self.base_url + path, self.headers, body
         )
         assert status in ok, f"{method} {path} {body}: {status} {payload}"
         return payload
@@ -81,17 +67,6 @@ def transport(connection):
             return None
 
     return send, receive
-
-
-async def effect(writer: Viewer, frame: dict, wanted: str, **match) -> dict:
-    ref = f"{writer.name}-effect-{len(writer.frames)}"
-    await writer.send({**frame, "ref": ref})
-    while True:
-        got = await writer.next()
-        if got["type"] == "error" and got.get("ref") == ref:
-            raise AssertionError(f"{frame} was refused: {got}")
-        if got["type"] == wanted and all(got.get(k) == v for k, v in match.items()):
-            return got
 
 
 async def post(writer: Viewer, body: str, thread: int | None = None) -> int:

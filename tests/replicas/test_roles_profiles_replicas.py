@@ -3,29 +3,14 @@ a display name changed on replica A's profile page reach sockets on replica B, w
 never reconnect."""
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from chat import services
-from tests.support.live import Socket, WebSession, bearer, password_for_replicas
+from tests.support.live import Socket, WebSession, bearer, json_request, password_for_replicas
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
-
-
-def http(method: str, url: str, headers: dict[str, str], body: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture
@@ -60,7 +45,7 @@ async def test_a_role_changed_through_one_replica_reaches_sockets_on_another(rep
     carol = await Socket.open(two.ws_url, people["carol"].headers)
 
     status, member = await asyncio.to_thread(
-        http,
+        json_request,
         "PATCH",
         f"{one.http_url}/api/rooms/ops/members/bob",
         people["olga"].headers,
@@ -72,7 +57,7 @@ async def test_a_role_changed_through_one_replica_reaches_sockets_on_another(rep
         assert (frame["user"]["username"], frame["role"]) == ("bob", "moderator")
 
     status, _ = await asyncio.to_thread(
-        http,
+        json_request,
         "PATCH",
         f"{one.http_url}/api/rooms/ops/members/carol",
         people["olga"].headers,

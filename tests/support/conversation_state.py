@@ -310,3 +310,15 @@ class Viewer:
             if not reply["has_more"]:
                 return calls
             assert calls < 1000, "sync never ends"
+
+
+async def effect(writer: Viewer, frame: dict, wanted: str, **match) -> dict:
+    """Send a command; the frame of its effect the writer receives (a refusal fails)."""
+    ref = f"{writer.name}-effect-{len(writer.frames)}"
+    await writer.send({**frame, "ref": ref})
+    while True:
+        got = await writer.next()
+        if got["type"] == "error" and got.get("ref") == ref:
+            raise AssertionError(f"{frame} was refused: {got}")
+        if got["type"] == wanted and all(got.get(k) == v for k, v in match.items()):
+            return got

@@ -10,6 +10,7 @@ import asyncio
 import http.cookiejar
 import json
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -184,3 +185,16 @@ async def handshake_status(url: str, headers: dict[str, str]) -> int:
         return refused.response.status_code
     await socket.close()
     return 101
+
+
+def json_request(method: str, url: str, headers: dict[str, str], body: dict | None = None):
+    """One JSON request to a replica: (status, decoded body), errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
