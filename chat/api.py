@@ -19,7 +19,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
 from accounts import selectors as people_selectors
 from accounts.api import UserOut, errors
-from chat import longpoll, presence, ratelimit, reactions, selectors, services
+from chat import event_poll, longpoll, presence, ratelimit, reactions, selectors, services
 from chat.errors import ClientError
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
@@ -241,6 +241,27 @@ class PollQuery(Schema):
         le=longpoll.POLL_MAX_TIMEOUT_SECS,
         description="Seconds to wait when there is nothing newer yet.",
     )
+
+
+class EventsQuery(Schema):
+    cursor: str | None = Field(
+        None,
+        max_length=65536,
+        description="The last answer's `cursor`; omitted: answer at once with the current one.",
+    )
+    timeout: float = Field(
+        longpoll.POLL_DEFAULT_TIMEOUT_SECS,
+        ge=0,
+        le=longpoll.POLL_MAX_TIMEOUT_SECS,
+        description="Seconds to wait when nothing happened after the cursor yet.",
+    )
+
+
+class EventsOut(Schema):
+    events: list[dict] = Field(
+        description="Frames exactly as the WebSocket sends them (docs/protocol.md)."
+    )
+    cursor: str = Field(description="Opaque: pass it as `cursor` in the next poll.")
 
 
 # Rooms and members
@@ -560,6 +581,58 @@ async def message_poll(request: HttpRequest, slug: RoomSlug, query: Query[PollQu
     except longpoll.PollEnded:
         raise AuthenticationError(message="The session or token ended.") from None
     return page.as_payload()
+
+
+@router.get(
+    "/events",
+    response={200: EventsOut, **errors(410, 429)},
+    tags=["messages"],
+    summary="Long poll every room",
+)
+async def events_poll(request: HttpRequest, query: Query[EventsQuery]) -> HttpResponse:
+    """Everything that happened in my rooms and to me after `cursor`, as the socket's
+    frames: at once if anything did, else as soon as something does, on any replica,
+    or no frames when `timeout` passes. For clients without a WebSocket.
+
+    Poll again with the returned `cursor`: nothing is skipped or repeated, whichever
+    replica answers. Without a cursor the answer comes at once, with no frames and
+    the current cursor. A cursor that can no longer be served is a 410
+    (`cursor_expired`): reload the state and poll without one. A poll whose session
+    or token ends while it waits gets a 401; at most `CHAT_MAX_LONG_POLLS_PER_USER`
+    polls of one user (this one and the per-room one together) wait at once (429).
+    See docs/api.md, "Without WebSockets".
+    """
+    token_id = getattr(request, "api_token_id", None)
+    session = getattr(request, "session", None) if token_id is None else None
+    try:
+        answer = await event_poll.poll_events(
+            user=request.auth,
+            cursor_text=query.cursor,
+            timeout=query.timeout,
+            session_key=getattr(session, "session_key", None) or "",
+            token_id=token_id,
+        )
+    except event_poll.PollEnded:
+        raise AuthenticationError(message="The session or token ended.") from None
+    return HttpResponse(answer.as_json(), content_type="application/json")
+
+
+@router.post(
+    "/rooms/{slug}/typing",
+    response={204: None, **errors(403, 404, 429)},
+    tags=["messages"],
+    summary="I am typing",
+)
+def typing_announce(request: HttpRequest, slug: RoomSlug) -> Status:
+    """Tell the room's other members I am typing (members only; nothing is stored).
+
+    For clients without a WebSocket; best effort, like the socket's `typing`.
+    """
+    room = selectors.room_for_user(user=request.auth, slug=slug)
+    if not ratelimit.take_token(request.auth.pk, "typing"):
+        raise ClientError("rate_limited", "Typing is announced at most every 2 seconds.")
+    services.typing_announce(user=request.auth, room=room, exclude="")
+    return Status(204, None)
 
 
 @router.patch(

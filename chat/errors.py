@@ -11,6 +11,7 @@ ErrorCode = Literal[
     "conflict",
     "too_long",
     "rate_limited",
+    "cursor_expired",
 ]
 
 HTTP_STATUS: dict[str, int] = {
@@ -22,6 +23,7 @@ HTTP_STATUS: dict[str, int] = {
     "conflict": 409,
     "too_long": 413,
     "rate_limited": 429,
+    "cursor_expired": 410,
 }
 
 

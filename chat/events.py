@@ -2,7 +2,10 @@
 
 Frames are serialised here, once per event, not once per recipient: the
 consumer forwards the ready text. Services call these only from
-``transaction.on_commit``, so no client sees a write that was rolled back.
+``transaction.on_commit``, so no client sees a write that was rolled back;
+except the user's own events (``room_added``, ``room_removed``, ``read``,
+``room_notify``), which services call inside the transaction: they are stored
+there (chat/user_events.py, for GET /api/events) and sent on commit.
 
 Event types a consumer handles (see ChatConsumer):
 ``chat.frame`` forward ``frame`` (skipping rooms the socket left, the
@@ -22,10 +25,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Count
 
 from accounts.identity import user_payload
-from chat import metrics
+from chat import metrics, user_events
 from chat.groups import room_group, user_group
 from chat.models import Membership, Message, Room
 
@@ -51,13 +55,19 @@ def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = ""
     if message_id:
         event["message_id"] = message_id
         event["sent_at"] = time.time()  # for the delivery latency metric
+    if "seq" in payload:
+        event["seq"] = payload["seq"]  # a long poll checks its live frames are contiguous
     if exclude:
         event["exclude"] = exclude
     _send(room_group(room.pk), event, payload["type"])
 
 
-def to_user(user_id: int, payload: dict) -> None:
-    _send(user_group(user_id), {"type": "chat.frame", "frame": encode(payload)}, payload["type"])
+def _to_user_stored(user_id: int, payload: dict, event_type: str = "chat.frame", **extra) -> None:
+    """Store one of the user's own events now and send it when the transaction commits."""
+    frame = encode(payload)
+    seq = user_events.record(user_id, frame, room_id=extra.get("room_id"))
+    event = {"type": event_type, "frame": frame, "useq": seq, **extra}
+    transaction.on_commit(lambda: _send(user_group(user_id), event, payload["type"]))
 
 
 def message_created(message: Message) -> None:
@@ -126,8 +136,8 @@ def message_pinned(message: Message, *, by: AbstractBaseUser) -> None:
 
 
 def room_notify(user_id: int, room: Room, notify: str) -> None:
-    """The user changed what a room tells them: their other tabs follow."""
-    to_user(user_id, {"type": "room_notify", "room": room.slug, "notify": notify})
+    """The user changed what a room tells them: their other tabs follow (stored, see above)."""
+    _to_user_stored(user_id, {"type": "room_notify", "room": room.slug, "notify": notify})
 
 
 def member_joined(membership: Membership) -> None:
@@ -186,23 +196,17 @@ def user_updated(user_id: int) -> None:
 
 
 def room_added(user: AbstractBaseUser, room: Room) -> None:
+    """The user is now in the room (stored, see above): their sockets subscribe to it."""
     from chat.selectors import room_payload
 
     frame = {"type": "room_added", "room": room_payload(room=room, viewer=user)}
-    _send(
-        user_group(user.pk),
-        {"type": "chat.room_added", "room_id": room.pk, "frame": encode(frame)},
-        "room_added",
-    )
+    _to_user_stored(user.pk, frame, "chat.room_added", room_id=room.pk)
 
 
 def room_removed(user_id: int, room: Room) -> None:
+    """The user left the room or was removed (stored, see above): their sockets drop it."""
     frame = {"type": "room_removed", "room": room.slug}
-    _send(
-        user_group(user_id),
-        {"type": "chat.room_removed", "room_id": room.pk, "frame": encode(frame)},
-        "room_removed",
-    )
+    _to_user_stored(user_id, frame, "chat.room_removed", room_id=room.pk)
 
 
 def room_updated(room: Room) -> None:
@@ -224,7 +228,7 @@ def read(user_id: int, room: Room, message_id: int, unread: int, mentions: int) 
         "unread": unread,
         "mentions": mentions,
     }
-    to_user(user_id, frame)
+    _to_user_stored(user_id, frame)
 
 
 def typing(room: Room, user: AbstractBaseUser, *, exclude: str) -> None:

@@ -81,7 +81,7 @@ def _page(*, room: Room, after: int) -> PollPage:
 def _first_read(
     *, user: AbstractBaseUser, slug: str, after: int | None, slot: str, timeout: float
 ) -> tuple[Room, PollPage]:
-    _take_slot(user=user, slot=slot, timeout=timeout)
+    take_slot(user=user, slot=slot, timeout=timeout)
     room = selectors.room_for_user(user=user, slug=slug)
     return room, _page(room=room, after=room.last_message_id if after is None else after)
 
@@ -94,11 +94,11 @@ def _read(
     room = selectors.room_for_user(user=user, slug=slug)
     page = _page(room=room, after=after)
     if release_connection and not page.messages:
-        _release_connections()
+        release_connections()
     return page
 
 
-def _take_slot(*, user: AbstractBaseUser, slot: str, timeout: float) -> None:
+def take_slot(*, user: AbstractBaseUser, slot: str, timeout: float) -> None:
     limit = settings.CHAT_MAX_LONG_POLLS_PER_USER
     if limit <= 0:
         return
@@ -111,11 +111,11 @@ def _take_slot(*, user: AbstractBaseUser, slot: str, timeout: float) -> None:
         )
 
 
-def _free_slot(*, user_id: int, slot: str) -> None:
+def free_slot(*, user_id: int, slot: str) -> None:
     presence.backend().poll_slot_free(user_id, slot)
 
 
-def _release_connections() -> None:
+def release_connections() -> None:
     """Close this thread's connections before a wait (CONN_MAX_AGE would keep them open).
 
     Inside an atomic block (a test's transaction) there is nothing to release.
@@ -125,7 +125,7 @@ def _release_connections() -> None:
             connection.close()
 
 
-def _release_request_thread() -> None:
+def release_request_thread() -> None:
     """Let the request's thread exit while the poll waits; a new one serves the rest.
 
     Django runs each ASGI request in a ThreadSensitiveContext whose one-thread
@@ -247,7 +247,7 @@ async def poll(
         # However the poll ends (an answer, the timeout, the client gone, an error),
         # shielded so that a cancelled request still frees its slot.
         if settings.CHAT_MAX_LONG_POLLS_PER_USER > 0:
-            release = sync_to_async(_free_slot, thread_sensitive=False)
+            release = sync_to_async(free_slot, thread_sensitive=False)
             await asyncio.shield(release(user_id=user.pk, slot=slot))
 
 
@@ -275,7 +275,7 @@ async def _poll(
         page = await _read(user=user, slug=slug, after=page.cursor, release_connection=True)
         if page.messages:
             return page
-        _release_request_thread()
+        release_request_thread()
         await listener.wait(timeout)
     if listener.ended:
         raise PollEnded

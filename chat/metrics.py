@@ -60,6 +60,33 @@ LONG_POLLS_WAITING = Gauge(
 LONG_POLLS_WAITING.set_function(_waiting_polls)
 
 
+def _waiting_event_polls() -> int:
+    from chat.event_poll import EventsListener
+
+    return EventsListener.waiting
+
+
+EVENT_POLLS_WAITING = Gauge(
+    "chat_event_polls_waiting",
+    "Long polls of GET /api/events (clients without a WebSocket) waiting on this replica.",
+)
+EVENT_POLLS_WAITING.set_function(_waiting_event_polls)
+
+
+def _event_poll_clients() -> int:
+    from chat.event_poll import fallback_clients
+
+    return fallback_clients()
+
+
+EVENT_POLL_CLIENTS = Gauge(
+    "chat_event_poll_clients",
+    "Clients (a session or a token) that long polled GET /api/events on this replica "
+    "in the last minute: those without a WebSocket.",
+)
+EVENT_POLL_CLIENTS.set_function(_event_poll_clients)
+
+
 def _relay_groups() -> int:
     from chat.relay import groups_joined
 

@@ -172,3 +172,38 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"@{self.user_id} in #{self.message_id}"
+
+
+class UserEventCounter(models.Model):
+    """The last seq of a user's own events (chat.user_events): one row per user.
+
+    Taking the next seq updates this row, so the row stays locked until the
+    event's transaction commits: a user's events commit in seq order.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} at event {self.seq}"
+
+
+class UserEvent(models.Model):
+    """One of the user's own events (room_added, room_removed, read, room_notify), as the
+    frame the socket sends, kept so a long poll (GET /api/events) misses none of them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    # The room a room_added / room_removed is about (no foreign key: a deleted
+    # room's removal is still an event).
+    room_id = models.BigIntegerField(null=True, blank=True)
+    frame = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "seq"], name="one_user_event_seq")]
+
+    def __str__(self) -> str:
+        return f"event {self.seq} of user {self.user_id}"

@@ -28,7 +28,12 @@ from django.conf import settings
 
 from chat.redis_client import get_redis, key
 
-Bucket = Literal["post", "room_create", "invite", "dm", "mention_email", "people_search", "search"]
+Bucket = Literal[
+    "post", "room_create", "invite", "dm", "mention_email", "people_search", "search", "typing"
+]
+# POST /api/rooms/{slug}/typing: a frame to every member each time, so at most one
+# every 2 s sustained (the socket's own throttle, chat/consumers.py), bursts of 3.
+TYPING_PER_SECOND, TYPING_BURST = 0.5, 3
 
 # Refill and take one token atomically; Redis' own clock, so replicas agree.
 _TAKE_TOKEN = """
@@ -77,6 +82,8 @@ def bucket_limits(bucket: Bucket) -> tuple[float, int]:
             settings.CHAT_RATE_LIMIT_SEARCH_PER_MINUTE / 60,
             settings.CHAT_RATE_LIMIT_SEARCH_BURST,
         )
+    if bucket == "typing":
+        return TYPING_PER_SECOND, TYPING_BURST
     raise ValueError(f"unknown rate-limit bucket {bucket!r}")
 
 

@@ -67,7 +67,7 @@ def room_create(
     _spend_token(creator, "room_create", "You are creating rooms too fast; try again later.")
     room = Room.objects.create(slug=slug, name=name, topic=topic or "", kind=kind, creator=creator)
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
-    _on_commit(events.room_added, creator, room)
+    events.room_added(creator, room)
     return room
 
 
@@ -83,7 +83,7 @@ def room_join(*, user: AbstractBaseUser, room: Room) -> tuple[Membership, bool]:
     membership, created = Membership.objects.get_or_create(room=room, user=user)
     if created:
         _on_commit(events.member_joined, membership)
-        _on_commit(events.room_added, user, room)
+        events.room_added(user, room)
     return membership, created
 
 
@@ -93,7 +93,7 @@ def room_leave(*, user: AbstractBaseUser, room: Room) -> None:
         raise ClientError("forbidden", "You cannot leave a direct conversation.")
     deleted, _ = Membership.objects.filter(room=room, user=user).delete()
     if deleted:
-        _on_commit(events.room_removed, user.pk, room)
+        events.room_removed(user.pk, room)
         _on_commit(events.member_left, room, user)
 
 
@@ -166,7 +166,7 @@ def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membershi
     membership, created = Membership.objects.get_or_create(room=room, user=invitee)
     if created:
         _on_commit(events.member_joined, membership)
-        _on_commit(events.room_added, invitee, room)
+        events.room_added(invitee, room)
     return membership
 
 
@@ -193,7 +193,7 @@ def member_remove(*, by: AbstractBaseUser, room: Room, username: str) -> None:
     if membership.role == Membership.Role.MODERATOR and not _is_owner_or_staff(by, room):
         raise ClientError("forbidden", "Only the owner can remove a moderator.")
     membership.delete()
-    _on_commit(events.room_removed, target.pk, room)
+    events.room_removed(target.pk, room)
     _on_commit(events.member_left, room, target)
 
 
@@ -286,8 +286,8 @@ def room_delete(*, by: AbstractBaseUser, room: Room) -> None:
     member_ids = list(room.memberships.values_list("user_id", flat=True))
     gone = copy.copy(room)  # keeps pk and slug for the events, which run after the delete
     room.delete()
-    for user_id in member_ids:
-        _on_commit(events.room_removed, user_id, gone)
+    for user_id in sorted(member_ids):  # counter rows locked in id order (chat/user_events.py)
+        events.room_removed(user_id, gone)
 
 
 def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bool]:
@@ -314,9 +314,9 @@ def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bo
                 creator=user,
                 direct_key=direct_key,
             )
-            for member in (user, other):
+            for member in sorted((user, other), key=lambda member: member.pk):
                 Membership.objects.create(room=room, user=member)
-                _on_commit(events.room_added, member, room)
+                events.room_added(member, room)
     except IntegrityError:
         return Room.objects.get(direct_key=direct_key), False
     return room, True
@@ -539,7 +539,7 @@ def read_mark(*, user: AbstractBaseUser, room: Room, message_id: object) -> int:
         membership.save(update_fields=["last_read_id"])
     unread = unread_count(membership=membership)
     mentions = mention_count(membership=membership)
-    _on_commit(events.read, user.pk, room, membership.last_read_id, unread, mentions)
+    events.read(user.pk, room, membership.last_read_id, unread, mentions)
     return unread
 
 
@@ -563,5 +563,5 @@ def notify_set(*, user: AbstractBaseUser, room: Room, notify: object) -> Members
         raise ClientError("forbidden", "You are not a member of this room.")
     membership.notify = notify
     membership.save(update_fields=["notify"])
-    _on_commit(events.room_notify, user.pk, room, notify)
+    events.room_notify(user.pk, room, notify)
     return membership

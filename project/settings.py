@@ -332,10 +332,15 @@ CHAT_RATE_LIMIT_BURST = env.int("CHAT_RATE_LIMIT_BURST", 10)
 # `rate_limited` and close code 4029. A killed replica's sockets count until
 # they expire (CHAT_PRESENCE_TTL_SECS). 0 turns the cap off.
 CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", 20)
-# Long polls waiting at once per user across every replica (GET /api/rooms/{slug}/poll);
+# Long polls waiting at once per user across every replica (GET /api/events and
+# GET /api/rooms/{slug}/poll together);
 # more are answered 429 `rate_limited`. A killed replica's polls count until their
 # timeout plus 30 s has passed. 0 turns the cap off.
 CHAT_MAX_LONG_POLLS_PER_USER = env.int("CHAT_MAX_LONG_POLLS_PER_USER", 10)
+# Each user's own events (room_added, room_removed, read, room_notify) kept for
+# GET /api/events (chat/user_events.py): a cursor further behind than this many of
+# them is answered 410 `cursor_expired` and the client resyncs.
+CHAT_USER_EVENTS_KEPT = env.int("CHAT_USER_EVENTS_KEPT", 1000)
 # A socket whose client leaves 64 KiB of frames untaken for this long is dropped
 # (it stopped reading) and catches up when it reconnects; a link of 300 kbit/s
 # still takes a full page of the longest messages (1 MB) in time. 0: never.
