@@ -7,6 +7,7 @@ Driven by ``bench/run.py`` over stdin/stdout, one JSON object per line:
     {"cmd": "burst", "set": "floor", "count": 300, "drain": 5, "trial": 8}
     {"cmd": "react_target", "set": "product-pubsub", "senders": 4}
     {"cmd": "run", "set": "product-pubsub", "rate": 8, "duration": 8, "react": true, ...}
+    {"cmd": "connect", ..., "sockets": [{"transport": "lp", "role": "recv", ...}, ...]}
     {"cmd": "close", "set": "floor"}
     {"cmd": "exit"}
 
@@ -30,6 +31,15 @@ on that message, on the same schedule. A ``reaction`` frame carries no body to
 time it by, but a socket's commands run one at a time and in order, so the
 n-th ``reaction`` by a user that a socket receives answers that user's n-th
 ``react``: its trial, index and scheduled time are looked up by that count.
+
+Transports (long polling, product only): a socket spec with ``transport``
+(``ws`` or ``lp``) and ``role`` (``send`` or ``recv``) makes a set whose
+messages are posted by its ``send`` WebSocket members only (their own copies
+are not counted) and delivered to its ``recv`` members, each on a WebSocket or
+long polling ``GET /api/events`` (``bench/lpclient.py``; deliveries are its
+``message`` frames and the live ``changes`` of ``synced`` frames, deduplicated
+by message id). Each trial then reports latency and deliveries per transport
+(``by_transport``) and the polls answered.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ import resource
 import sys
 import time
 from array import array
+
+from lpclient import LongPoller, LongPollRefused, frame_messages
 
 BODY_SIZE = 100  # bytes; the issue asks for 100-byte messages
 REACT_EMOJI = "\N{THUMBS UP SIGN}"
@@ -83,6 +95,9 @@ def parse_body(body: str) -> tuple[int, int, float]:
 
 class WSClient(asyncio.Protocol):
     """RFC 6455 client: handshake, unmasked server frames in, masked frames out."""
+
+    kind: str | None = None  # transport to count its deliveries under (sets with transports)
+    mute = False  # a sender of a set with transports: its own copies are not deliveries
 
     def __init__(self, path: str, host: str, headers: dict[str, str], on_text) -> None:
         self.path = path
@@ -292,6 +307,11 @@ class Trial:
         self.done = asyncio.Event()
         self.outstanding = 0
         self.sending_done = False
+        # Sets with transports: latencies and expected deliveries per transport, and the
+        # long polls answered before the trial (to count those answered during it).
+        self.kind_latencies: dict[str, array] = {}
+        self.kind_expected: dict[str, int] = {}
+        self.polls_before: dict = {}
 
 
 class ConnSet:
@@ -302,7 +322,14 @@ class ConnSet:
         self.variant = variant
         self.rooms = rooms  # slug -> socket indices (members)
         self.users = users  # socket index -> username (product sockets; else None)
-        self.clients: list[WSClient] = []
+        self.clients: list[WSClient | LongPoller] = []
+        # Sets with transports: who posts (WebSocket members) and who is counted, per room,
+        # and each receiver's transport; errors of long polls between trials.
+        self.senders: dict[str, list[int]] = rooms
+        self.receivers: dict[str, list[int]] = rooms
+        self.kind_counts: dict[str, dict[str, int]] = {}
+        self.errors_between: dict[str, int] = {}
+        self.ports: list[int] = []
         self.trial: Trial | None = None
         self.last_trial: Trial | None = None  # still counting its stragglers
         self.other_frames = 0
@@ -316,12 +343,25 @@ class ConnSet:
         self.react_on: dict[str, bool] = {}
         self.react_log: dict[str, list[tuple[int, int, float, bool]]] = {}
 
+    def poll_counts(self) -> dict:
+        """Long polls answered so far by the set's pollers: all, empty, per replica port."""
+        pollers = [c for c in self.clients if isinstance(c, LongPoller)]
+        by_port = dict.fromkeys(self.ports, 0)
+        for p in pollers:
+            for port, n in p.polls_by_port.items():
+                by_port[port] += n
+        return {
+            "polls": sum(p.polls for p in pollers),
+            "empty_polls": sum(p.empty_polls for p in pollers),
+            "by_port": by_port,
+        }
+
     # Hot path: called for every text frame on every socket of the set.
     def on_text(self, client: WSClient, payload: bytes) -> None:
         now = time.monotonic()
         frame = json.loads(payload)
         body = self.variant.delivered_body(frame)
-        if body is None:
+        if body is None or client.mute:
             if frame.get("type") == "reaction":
                 self.on_reaction(client, frame, now)
             else:
@@ -332,7 +372,38 @@ class ConnSet:
         except ValueError:  # not a trial's message (the reactions' target)
             self.on_control(client, frame)
             return
-        self.count(t_id, seq, sched, now)
+        self.count(t_id, seq, sched, now, client.kind)
+
+    def on_events(self, poller: LongPoller, frames: list[dict], now: float) -> None:
+        """One long poll's answer: each message delivered once per poller (by id); a
+        message seq that does not follow the room's last one is counted as an error."""
+        for frame in frames:
+            messages = frame_messages(frame)
+            if not messages:
+                self.other_frames += 1
+                continue
+            for m in messages:
+                mid = m["id"]
+                if mid in poller.seen:
+                    self.error(poller, "repeated_message")
+                    continue
+                poller.seen.add(mid)
+                room, seq = m.get("room"), m.get("seq")
+                last = poller.last_seq.get(room)
+                if last is not None and seq is not None and seq != last + 1:
+                    self.error(poller, "seq_gap" if seq > last + 1 else "seq_back")
+                if seq is not None:
+                    poller.last_seq[room] = seq if last is None else max(seq, last)
+                try:
+                    t_id, i, sched = parse_body(m["body"])
+                except ValueError:  # not a trial's message
+                    continue
+                self.count(t_id, i, sched, now, "lp")
+
+    def error(self, client, code: str) -> None:
+        """A long poll's error, in the running trial or between trials."""
+        errors = self.trial.errors if self.trial is not None else self.errors_between
+        errors[code] = errors.get(code, 0) + 1
 
     def on_reaction(self, client: WSClient, frame: dict, now: float) -> None:
         """The n-th ``reaction`` by a user on this socket answers that user's n-th react."""
@@ -357,8 +428,8 @@ class ConnSet:
         client.last_seq = max(client.last_seq, frame_seq)
         self.count(t_id, seq, sched, now)
 
-    def count(self, t_id: int, seq: int, sched: float, now: float) -> None:
-        """One delivery of message (or react) ``seq`` of trial ``t_id``."""
+    def count(self, t_id: int, seq: int, sched: float, now: float, kind: str | None = None) -> None:
+        """One delivery of message (or react) ``seq`` of trial ``t_id`` (over ``kind``)."""
         trial = self.trial
         if trial is None or t_id != trial.id:
             last = self.last_trial
@@ -370,6 +441,11 @@ class ConnSet:
                 trial.late_or_foreign += 1
             return
         trial.latencies.append(now - sched)
+        if kind is not None:
+            lat = trial.kind_latencies.get(kind)
+            if lat is None:
+                lat = trial.kind_latencies[kind] = array("d")
+            lat.append(now - sched)
         trial.counts[seq] += 1
         if trial.counts[seq] == trial.expected[seq]:
             trial.outstanding -= 1
@@ -407,9 +483,14 @@ class ConnSet:
                 return frame
 
 
-async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClient:
+async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClient | LongPoller:
     v = cs.variant
+    if sock.get("transport") == "lp":
+        return await open_poller(cs, sock, port)
     client = await ws_connect(port, v.path(sock), v.headers(sock), cs.on_text)
+    if sock.get("transport"):
+        client.kind = sock["transport"]
+        client.mute = sock.get("role") == "send"
     try:
         await _greet(cs, client, sock, join)
     except BaseException:
@@ -418,6 +499,25 @@ async def open_socket(cs: ConnSet, sock: dict, port: int, join: bool) -> WSClien
     client.ready = True
     client.first_frames.clear()
     return client
+
+
+async def open_poller(cs: ConnSet, sock: dict, port: int) -> LongPoller:
+    """A long-polling receiver whose first poll (no cursor) has answered; it polls on."""
+    ports = cs.ports if sock.get("alternate") else [port]
+    poller = LongPoller(
+        ports,
+        ports.index(port),
+        sock["token"],
+        cs.on_events,
+        cs.error,
+        alternate=bool(sock.get("alternate")),
+    )
+    try:
+        await poller.start()
+    except BaseException:
+        poller.close()
+        raise
+    return poller
 
 
 async def _greet(cs: ConnSet, client: WSClient, sock: dict, join: bool) -> None:
@@ -453,6 +553,15 @@ class LoadGen:
             if s.get("room"):
                 rooms.setdefault(s["room"], []).append(i)
         cs = ConnSet(msg["set"], variant, rooms, [s.get("user") for s in sockets])
+        cs.ports = ports
+        if any(s.get("transport") for s in sockets):
+            cs.senders, cs.receivers = {}, {}
+            for i, s in enumerate(sockets):
+                role = cs.senders if s.get("role") == "send" else cs.receivers
+                role.setdefault(s["room"], []).append(i)
+                if s.get("role") != "send":
+                    kinds = cs.kind_counts.setdefault(s["room"], {})
+                    kinds[s["transport"]] = kinds.get(s["transport"], 0) + 1
         self.sets[msg["set"]] = cs
         join = msg.get("join", True)
         sem = asyncio.Semaphore(msg.get("concurrency", CONNECT_CONCURRENCY))
@@ -472,6 +581,8 @@ class LoadGen:
                     try:
                         clients[i] = await open_socket(cs, s, port, join)
                         return
+                    except LongPollRefused:  # no /api/events (an older product): no retry
+                        raise
                     except (OSError, TimeoutError) as exc:  # refused, reset, handshake timeout
                         retries[0] += 1
                         if attempt == CONNECT_ATTEMPTS - 1:
@@ -564,8 +675,12 @@ class LoadGen:
         n = len(times)
         trial.counts = array("I", bytes(4 * n))
         trial.expected = array(
-            "I", (len(cs.rooms[room_names[i % len(room_names)]]) for i in range(n))
+            "I", (len(cs.receivers[room_names[i % len(room_names)]]) for i in range(n))
         )
+        for i in range(n):
+            for kind, count in cs.kind_counts.get(room_names[i % len(room_names)], {}).items():
+                trial.kind_expected[kind] = trial.kind_expected.get(kind, 0) + count
+        trial.polls_before = cs.poll_counts()
         trial.outstanding = n
         trial.sending_done = False
         max_lag = 0.0
@@ -584,7 +699,7 @@ class LoadGen:
                     sender, text = self._react_frame(cs, trial, i, times[i])
                     client = cs.clients[sender]
                 else:
-                    members = cs.rooms[room]
+                    members = cs.senders[room]
                     client = cs.clients[members[rng.randrange(len(members))]]
                     body = make_body(trial.id, i, times[i])
                     text = cs.variant.send_frame(room, body, f"b{trial.id}-{i}")
@@ -642,6 +757,23 @@ class LoadGen:
             **send_info,
         }
         out.update(latency_summary(lat))
+        if trial.kind_expected:
+            out["by_transport"] = {
+                kind: {
+                    "expected": expected,
+                    "delivered": len(trial.kind_latencies.get(kind, ())),
+                    **latency_summary(sorted(trial.kind_latencies.get(kind, ()))),
+                }
+                for kind, expected in sorted(trial.kind_expected.items())
+            }
+            now, before = cs.poll_counts(), trial.polls_before
+            out["polls"] = now["polls"] - before["polls"]
+            out["empty_polls"] = now["empty_polls"] - before["empty_polls"]
+            # polls answered by each replica, in the set's port order
+            out["polls_by_replica"] = [
+                now["by_port"][port] - before["by_port"][port] for port in cs.ports
+            ]
+            out["errors_between_trials"], cs.errors_between = cs.errors_between, {}
         return out
 
     @staticmethod

@@ -16,6 +16,7 @@ TARGETS = {
     "delivery_ratio": ("==", 1.0),
     "kb_per_idle_connection": ("<=", 30.0),
     "redis_shard_balance": (">=", 0.7),
+    "longpoll_delivery_ratio": ("==", 1.0),
 }
 COLORS = {
     "floor": "#555555",
@@ -117,6 +118,7 @@ def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: 
     summary["deliveries_per_cpu_s"] = eff
     summary.update(shard_summary(trials))
     summary.update(reaction_summary(trials, meta["workloads"], best))
+    summary.update(longpoll_summary(trials, meta["workloads"], best))
     summary["targets_met"] = targets_met(summary)
     return {"meta": meta, "summary": summary, "saturation": sat, "idle": idle, "trials": trials}
 
@@ -255,6 +257,113 @@ def reaction_summary(trials: list[dict], workloads: list[dict], layer: str | Non
     return out
 
 
+def _transport_figures(group: list[dict]) -> dict:
+    """One transport set at one rate, over its repeats: delivered ever / expected, server
+    (replicas + Redis), replica and PostgreSQL CPU per delivery, mean p50/p99, polls per
+    message; the mixed set's latency per transport."""
+    delivered = sum(t["delivered_unique"] for t in group)
+    expected = sum(t["expected"] for t in group)
+    eventually = sum(t.get("delivered_eventually", t["delivered_unique"]) for t in group)
+
+    def us(key: str) -> float | None:
+        return round(1e6 * sum(t["cpu"][key] for t in group) / delivered, 1) if delivered else None
+
+    out = {
+        "trials": len(group),
+        "delivery_ratio": round(eventually / expected, 6) if expected else None,
+        "us_server_cpu_per_delivery": us("server_s"),
+        "us_replica_cpu_per_delivery": us("replicas_s"),
+        "us_postgres_cpu_per_delivery": us("postgres_s"),
+        "p50_ms": round(_mean(group, "p50_ms"), 3),
+        "p99_ms": round(_mean(group, "p99_ms"), 3),
+    }
+    messages = sum(t["messages"] for t in group)
+    if any(t.get("polls") for t in group) and messages:
+        out["polls_per_message"] = round(sum(t.get("polls", 0) for t in group) / messages, 2)
+    kinds = sorted({k for t in group for k in t.get("by_transport", {})})
+    if len(kinds) > 1:
+        out["by_transport"] = {
+            k: {
+                "p50_ms": round(_mean([t["by_transport"][k] for t in group], "p50_ms"), 3),
+                "p99_ms": round(_mean([t["by_transport"][k] for t in group], "p99_ms"), 3),
+                "delivered": sum(t["by_transport"][k]["delivered"] for t in group),
+                "expected": sum(t["by_transport"][k]["expected"] for t in group),
+            }
+            for k in kinds
+        }
+    return out
+
+
+def longpoll_summary(trials: list[dict], workloads: list[dict], layer: str | None) -> dict:
+    """Long polling against WebSocket (workloads with ``transports``), on ``layer`` if it
+    ran, else the first variant that did: per workload ``<name>_by_msgs_per_s`` (transport
+    -> messages/s -> ``_transport_figures``), and from the first workload with both
+    transports, at its lowest rate (below saturation: each delivery its own poll):
+    ``longpoll_p99_ratio_vs_socket`` (long-poll p99 /
+    socket p99 in the mixed set, same messages, same seconds; without it the two
+    single-transport sets), ``longpoll_cpu_ratio_vs_socket`` (server CPU per delivery, all
+    long polling / all sockets; ``_with_postgres`` adding PostgreSQL's CPU to both), and
+    ``longpoll_delivery_ratio`` over every trial of every such workload and variant."""
+    names = [w["name"] for w in workloads if w.get("transports")]
+    ts = [t for t in trials if t["workload"] in names and t["kind"] == "fixed"]
+    if not ts:
+        return {}
+    variants = sorted({t["variant"] for t in ts})
+    v = layer if layer in variants else variants[0]
+    expected = sum(t["expected"] for t in ts)
+    eventually = sum(t.get("delivered_eventually", t["delivered_unique"]) for t in ts)
+    out: dict = {
+        "longpoll_variant": v,
+        "longpoll_delivery_ratio": round(eventually / expected, 6) if expected else None,
+        "longpoll_lost": expected - eventually,
+        "longpoll_p99_ratio_vs_socket": None,
+        "longpoll_cpu_ratio_vs_socket": None,
+    }
+    compared = False
+    for name in names:
+        by: dict[str, dict] = {}
+        mine = [t for t in ts if t["workload"] == name and t["variant"] == v]
+        for mode in sorted({t.get("transport") for t in mine}):
+            for rate in sorted({t["offered_msgs_per_s"] for t in mine}):
+                group = [
+                    t
+                    for t in mine
+                    if t.get("transport") == mode and t["offered_msgs_per_s"] == rate
+                ]
+                if group:
+                    by.setdefault(mode, {})[f"{rate:g}"] = _transport_figures(group)
+        out[f"{name.replace('-', '_')}_by_msgs_per_s"] = by
+        if compared or not {"ws", "lp"} <= set(by):
+            continue
+        compared = True
+        low = min(by["lp"], key=float)
+        ws, lp = by["ws"].get(low, {}), by["lp"][low]
+        mixed = by.get("mixed", {}).get(low, {}).get("by_transport", {})
+        if {"ws", "lp"} <= set(mixed):
+            p99 = (mixed["lp"]["p99_ms"], mixed["ws"]["p99_ms"])
+        else:
+            p99 = (lp["p99_ms"], ws.get("p99_ms"))
+        pg = (
+            (lp["us_server_cpu_per_delivery"] or 0) + (lp["us_postgres_cpu_per_delivery"] or 0),
+            (ws.get("us_server_cpu_per_delivery") or 0)
+            + (ws.get("us_postgres_cpu_per_delivery") or 0),
+        )
+        out.update(
+            {
+                "longpoll_workload": name,
+                "longpoll_msgs_per_s": float(low),
+                "longpoll_p99_ms": p99[0],
+                "longpoll_socket_p99_ms": p99[1],
+                "longpoll_p99_ratio_vs_socket": _ratio(*p99),
+                "longpoll_cpu_ratio_vs_socket": _ratio(
+                    lp["us_server_cpu_per_delivery"], ws.get("us_server_cpu_per_delivery")
+                ),
+                "longpoll_cpu_ratio_vs_socket_with_postgres": _ratio(*pg),
+            }
+        )
+    return out
+
+
 def merge_results(old: dict, new: dict) -> dict:
     """A partial run (``--profile shards``, ``reactions``) written into a full run's results:
     its workloads' trials replace those of the same name (renumbered after the old ones), its
@@ -283,6 +392,7 @@ def merge_results(old: dict, new: dict) -> dict:
     summary = dict(old["summary"])
     summary.update(shard_summary(kept + added))
     summary.update(reaction_summary(kept + added, meta["workloads"], summary.get("product_layer")))
+    summary.update(longpoll_summary(kept + added, meta["workloads"], summary.get("product_layer")))
     summary["targets_met"] = targets_met(summary)
     return {**old, "meta": meta, "summary": summary, "trials": kept + added}
 
@@ -304,7 +414,7 @@ def _f(x, d=1) -> str:
 
 COLUMNS = [  # header, width, value
     ("workload", -9, lambda t: t["workload"]),
-    ("variant", -15, lambda t: t["variant"]),
+    ("variant", -15, lambda t: t["variant"] + (f"/{t['transport']}" if "transport" in t else "")),
     ("kind", -7, lambda t: t["kind"]),
     ("offered/s", 10, lambda t: _f(t["offered_deliveries_per_s"], 0)),
     ("delivered/s", 11, lambda t: _f(t["delivered_deliveries_per_s"], 0)),
@@ -343,9 +453,8 @@ def table(results: dict) -> str:
         lines.append("fixed-rate trials, mean over repeats (server CPU = replicas + Redis)")
         groups: dict = {}
         for t in fixed:
-            groups.setdefault(
-                (t["workload"], t["offered_deliveries_per_s"], t["variant"]), []
-            ).append(t)
+            v = t["variant"] + (f"/{t['transport']}" if "transport" in t else "")
+            groups.setdefault((t["workload"], t["offered_deliveries_per_s"], v), []).append(t)
         for (w, rate, v), ts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
             deliveries = sum(t["delivered_unique"] for t in ts)
             cpu = sum(t["cpu"]["server_s"] for t in ts)
@@ -393,6 +502,7 @@ def table(results: dict) -> str:
             f" {_f(s[f'{name}_deliveries_per_cpu_s'], 0)} deliv/cpu-s"
             f"  p99 {_f(s[f'{name}_p99_ms'])} ms  lost {s[f'{name}_lost']}"
         )
+    lines += longpoll_lines(results)
     lines.append("")
     lines.append(
         "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"
@@ -426,6 +536,39 @@ def table(results: dict) -> str:
             f"  {'(within drain window)':24} {_f(s['delivery_ratio_within_drain'], 6):>10}"
         )
     return "\n".join(lines)
+
+
+def longpoll_lines(results: dict) -> list[str]:
+    """The long-polling section of the table: per workload, transport and rate."""
+    s = results["summary"]
+    if "longpoll_delivery_ratio" not in s or "longpoll_variant" not in s:
+        return []
+    lines = ["", f"long polling (GET /api/events) against WebSocket, {s['longpoll_variant']}"]
+    for w in results["meta"]["workloads"]:
+        by = s.get(f"{w['name'].replace('-', '_')}_by_msgs_per_s")
+        if not w.get("transports") or not by:
+            continue
+        for mode, rates in by.items():
+            for rate, f in rates.items():
+                split = "".join(
+                    f"  {k} p50 {_f(b['p50_ms'])} p99 {_f(b['p99_ms'])} ms"
+                    for k, b in f.get("by_transport", {}).items()
+                )
+                polls = f"  {f['polls_per_message']} polls/msg" if "polls_per_message" in f else ""
+                lines.append(
+                    f"  {w['name']:16} {mode:5} {rate:>4} msgs/s"
+                    f"  delivered {_f(100 * (f['delivery_ratio'] or 0), 2)}%"
+                    f"  {_f(f['us_server_cpu_per_delivery'], 0)} us srv-CPU/delivery"
+                    f" (+{_f(f['us_postgres_cpu_per_delivery'], 0)} pg)"
+                    f"  p50 {_f(f['p50_ms'])} p99 {_f(f['p99_ms'])} ms{split}{polls}"
+                )
+    lines.append(
+        f"  p99 ratio vs socket {_f(s.get('longpoll_p99_ratio_vs_socket'), 2)}"
+        f"  CPU/delivery ratio vs socket {_f(s.get('longpoll_cpu_ratio_vs_socket'), 2)}"
+        f" (with PostgreSQL {_f(s.get('longpoll_cpu_ratio_vs_socket_with_postgres'), 2)})"
+        f"  delivered {_f(s['longpoll_delivery_ratio'], 6)}  lost {s.get('longpoll_lost')}"
+    )
+    return lines
 
 
 def plots(results: dict, outdir: Path) -> list[Path]:

@@ -71,6 +71,14 @@ class Workload:
     # Reactions instead of posts (product variants only; the floor and the baseline have no
     # reactions): a message is posted first, then this many members toggle their 👍 on it.
     react_senders: int = 0
+    # Long polling (product only): each room's first ``senders`` members post over WebSocket
+    # (their own copies are not counted), the others receive. ``transports`` are the
+    # receivers' transports, one connection set each in turn: ``ws``, ``lp`` (GET
+    # /api/events) or ``mixed`` (every other receiver on each); ``alternate``: a long poller
+    # sends each poll to the other replica than its last.
+    senders: int = 0
+    transports: tuple[str, ...] = ()
+    alternate: bool = False
 
     def room_sizes(self) -> list[int]:
         if not self.sizes:
@@ -80,7 +88,7 @@ class Workload:
     def mean_members(self) -> float:
         """Deliveries per message: the offered message rate is deliveries/s divided by this."""
         sizes = self.room_sizes()
-        return sum(sizes) / len(sizes)
+        return sum(sizes) / len(sizes) - self.senders
 
 
 @dataclass
@@ -127,6 +135,42 @@ SHARDS_WORKLOAD = Workload(
     rates=(125.0,),
     repeats=2,
     duration=10.0,
+)
+
+
+# Long polling (issue 15). In a room of 50, 2 WebSocket senders (one per replica) and 48
+# receivers: all on WebSocket, all long polling, or half each, one connection set at a time
+# (a connected client of a member receives whether it is counted or not), taking turns over
+# the repeats; server CPU per delivery is read on the single-transport sets, latency per
+# transport on the mixed one. 1 message/s: each long-poll delivery is a poll of its own
+# (~20 ms of server CPU each in the first runs: 48 receivers take one core); 5 messages/s:
+# polls answer several messages at once.
+LONGPOLL_TRANSPORTS = ("mixed", "ws", "lp")
+LONGPOLL_ROOM_WORKLOAD = Workload(
+    "room50-longpoll",
+    50,
+    1,
+    48.0,
+    senders=2,
+    transports=LONGPOLL_TRANSPORTS,
+    rates=(48.0, 240.0),  # 1 and 5 messages/s to 48 receivers
+    repeats=2,
+    duration=10.0,
+)
+# BlueChatter (a long-polling chat without a cursor) delivered 58% at ~18 messages/s to 20
+# long-polling clients on two instances: the same load and ten times it, 20 receivers on 2
+# replicas, each poll on the other replica than the last, posts from 2 WebSocket senders.
+LONGPOLL_BLUECHATTER_WORKLOAD = Workload(
+    "longpoll-20x2",
+    22,
+    1,
+    360.0,
+    senders=2,
+    transports=("lp",),
+    alternate=True,
+    rates=(360.0, 3600.0),  # 18 and 180 messages/s
+    repeats=2,
+    duration=15.0,
 )
 
 
@@ -210,6 +254,57 @@ PROFILES = {
         Workload("reactions500", 500, 1, 4000.0, react_senders=4),
         [4000.0, 16000.0],
         variants=["product-pubsub", "product-core"],
+        merge=True,
+    ),
+    # python bench/run.py --profile longpoll: long-polling receivers (GET /api/events) against
+    # WebSocket ones in a room of 50, and the BlueChatter load (20 long pollers on 2 replicas,
+    # every poll on the other replica, 18 and 180 messages/s). Product only, merged into the
+    # existing latest.json (longpoll_* keys).
+    "longpoll": Profile(
+        workloads=[LONGPOLL_ROOM_WORKLOAD, LONGPOLL_BLUECHATTER_WORKLOAD],
+        steps=0,
+        refine=False,
+        duration=8.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        variants=["product-pubsub"],
+        merge=True,
+    ),
+    "longpoll-smoke": Profile(  # the same, tiny (tests/bench)
+        workloads=[
+            Workload(
+                "room10-longpoll",
+                10,
+                1,
+                40.0,
+                senders=2,
+                transports=LONGPOLL_TRANSPORTS,
+                rates=(40.0,),
+                duration=1.0,
+            ),
+            Workload(
+                "longpoll-4x2",
+                6,
+                1,
+                40.0,
+                senders=2,
+                transports=("lp",),
+                alternate=True,
+                rates=(40.0, 200.0),
+                duration=1.0,
+            ),
+        ],
+        steps=0,
+        refine=False,
+        duration=1.0,
+        drain=3.0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        settle=0.3,
+        variants=["product-pubsub"],
         merge=True,
     ),
     "reactions-smoke": fixed_profile(  # the same, tiny (tests/bench)
@@ -749,6 +844,40 @@ def sockets_for(dep: Deployment, w: Workload, users: list[int], tokens: list[str
     return socks
 
 
+def transport_sockets(
+    dep: Deployment, w: Workload, users: list[int], tokens: list[str], mode: str
+) -> list[dict]:
+    """A workload with transports, receivers all on ``mode`` (``mixed``: every other one
+    on each). Each transport's clients alternate over the replicas, senders too."""
+    socks = []
+    k = 0
+    for slug, size in zip(workload_rooms(w), w.room_sizes(), strict=True):
+        placed = {"send": 0, "ws": 0, "lp": 0}
+        for j in range(size):
+            user = users[k]
+            k += 1
+            if j < w.senders:
+                role, kind = "send", "ws"
+            else:
+                role = "recv"
+                kind = mode if mode != "mixed" else ("ws", "lp")[(j - w.senders) % 2]
+            slot = "send" if role == "send" else kind
+            port = dep.ports[placed[slot] % len(dep.ports)]
+            placed[slot] += 1
+            s = {
+                "room": slug,
+                "token": tokens[user],
+                "user": product_username(user),
+                "transport": kind,
+                "role": role,
+                "port": port,
+            }
+            if kind == "lp" and w.alternate:
+                s["alternate"] = True
+            socks.append(s)
+    return socks
+
+
 # --------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------
@@ -903,10 +1032,19 @@ class Bench:
 
     # -- load ------------------------------------------------------------------
     def trial(
-        self, w: Workload, v: str, deliveries_rate: float, kind: str, *, burst: int = 0
+        self,
+        w: Workload,
+        v: str,
+        deliveries_rate: float,
+        kind: str,
+        *,
+        burst: int = 0,
+        set_name: str | None = None,
+        transport: str | None = None,
     ) -> dict:
         """One trial: open-loop sends at ``deliveries_rate`` for the profile's duration, or
-        (``burst``) that many messages written at once, spread over the rooms."""
+        (``burst``) that many messages written at once, spread over the rooms. ``set_name``:
+        the load generator's set, if not the variant's (``transport``: its receivers')."""
         dep = self.deps[v]
         self.trial_id += 1
         rate = deliveries_rate / w.mean_members()  # messages per second over all rooms
@@ -924,7 +1062,9 @@ class Bench:
             cmd = {"cmd": "run", "rate": rate, "duration": w.duration or self.profile.duration}
             cmd["drain"] = self.profile.drain
             cmd["react"] = bool(w.react_senders)
-        reply = self.check(self.gen.call(**cmd, set=v, trial=self.trial_id), f"{v} trial")
+        reply = self.check(
+            self.gen.call(**cmd, set=set_name or v, trial=self.trial_id), f"{v} trial"
+        )
         wall = time.monotonic() - t0
         replicas = sum(cpu_seconds(pid) - c0[pid] for pid in dep.pids)
         shards = {port: counters_delta(k0[port], redis_counters(port)) for port in own_redis}
@@ -947,6 +1087,7 @@ class Bench:
             "members": w.members,
             "rooms": w.rooms,
             "variant": v,
+            **({"transport": transport} if transport else {}),
             "kind": kind,
             "trial": self.trial_id,
             "offered_msgs_per_s": round(rate, 3),
@@ -984,8 +1125,9 @@ class Bench:
             t["redis_aux"] = server(dep.aux_port)
         self.note_stragglers(v, reply)
         self.trials.append(t)
+        label = f"{v}/{transport}" if transport else v
         self.log(
-            f"{w.name:8s} {v:15s} {deliveries_rate:9.0f}/s offered  "
+            f"{w.name:8s} {label:15s} {deliveries_rate:9.0f}/s offered  "
             f"{t['delivered_deliveries_per_s']:9.0f}/s delivered  "
             f"p50 {fmt(t['p50_ms'])} p99 {fmt(t['p99_ms'])} p99.9 {fmt(t['p999_ms'])} ms  "
             f"{reply['delivered_unique']}/{reply['expected']}  "
@@ -995,6 +1137,13 @@ class Bench:
                 f"  shard{i} {d['publishes']} pub {d['cpu_s']:.3f}s"
                 for i, d in enumerate(t.get("redis_shards", []))
             )
+            + "".join(
+                f"  {k} p50 {fmt(b['p50_ms'])} p99 {fmt(b['p99_ms'])}"
+                f" {b['delivered']}/{b['expected']}"
+                for k, b in t.get("by_transport", {}).items()
+            )
+            + (f"  {t['polls']} polls" if "polls" in t else "")
+            + (f"  errors {t['errors']}" if t.get("errors") else "")
         )
         time.sleep(min(0.3, self.profile.settle))
         return t
@@ -1075,11 +1224,15 @@ class Bench:
 
     def _run_workload(self, w: Workload, variants: list[str]) -> None:
         p = self.profile
-        if w.react_senders:
+        if w.react_senders or w.transports:
+            what = "reactions" if w.react_senders else "/api/events"
             for v in [v for v in variants if self.deps[v].protocol != "product"]:
-                self.notes.append(f"{w.name}: {v} skipped: it has no reactions")
-                self.log(f"{w.name}: {v} skipped (no reactions)")
+                self.notes.append(f"{w.name}: {v} skipped: it has no {what}")
+                self.log(f"{w.name}: {v} skipped (no {what})")
             variants = [v for v in variants if self.deps[v].protocol == "product"]
+        if w.transports:
+            self.run_transports(w, variants)
+            return
         specs = []
         for v in variants:
             dep = self.deps[v]
@@ -1177,6 +1330,57 @@ class Bench:
             for v in self.wv:
                 self.trial(w, v, half, "compare")
         self.close_sets()
+
+    def run_transports(self, w: Workload, variants: list[str]) -> None:
+        """Each transport's connection set in turn (only one may be connected: every client
+        of a member receives), per variant: connect, settle, warm up, its fixed-rate trials,
+        stragglers, close. With several transports they take turns over the repeats; with
+        one, its set stays connected for all of them."""
+        rates = w.rates or (self.profile.fixed or {}).get(w.name, [])
+        repeats = w.repeats if w.rates else self.profile.repeats
+        modes = list(w.transports)
+        cycles, inner = (repeats, 1) if len(modes) > 1 else (1, repeats)
+        skipped: set[str] = set()
+        for cycle in range(cycles):
+            for mode in modes[cycle % len(modes) :] + modes[: cycle % len(modes)]:
+                for v in [v for v in variants if v not in skipped]:
+                    name = f"{v}/{mode}"
+                    if not self.connect_transport(w, v, mode, name):
+                        skipped.add(v)
+                        continue
+                    for _ in range(inner):
+                        for rate in rates:
+                            self.trial(w, v, rate, "fixed", set_name=name, transport=mode)
+                    quiet = 2 * self.profile.settle
+                    reply = self.gen.call(cmd="stragglers", set=name, quiet=quiet, limit=60.0)
+                    self.note_stragglers(v, reply)
+                    self.gen.call(cmd="close", set=name)
+        self.wv = []
+
+    def connect_transport(self, w: Workload, v: str, mode: str, name: str) -> bool:
+        """Connect one transport's set of a variant, let the servers settle (connecting
+        announces presence), warm it up; False (noted) if it could not connect."""
+        dep = self.deps[v]
+        spec = {
+            "set": name,
+            "variant": dep.protocol,
+            "ports": dep.ports,
+            "sockets": transport_sockets(dep, w, self.users[w.name], self.tokens, mode),
+            "join": False,
+        }
+        r = self.gen.call(cmd="connect_many", sets=[spec])["replies"][0]
+        self.connects.append({"workload": w.name, "variant": name, **r})
+        if not r.get("ok"):
+            self.notes.append(f"{w.name}: {name} skipped: {r.get('error')}")
+            self.log(f"{w.name}: {name} SKIPPED: {r.get('error')}")
+            self.gen.call(cmd="close", set=name)
+            return False
+        self.log(f"{w.name}: {name} connected {r['connected']} clients in {r['seconds']}s")
+        self.wv = [v]
+        self.wait_quiet(w)
+        # Warm-up (not recorded): the first polls and posts pay for imports and caches.
+        self.gen.call(cmd="run", set=name, rate=10.0, duration=0.5, drain=2.0, trial=0)
+        return True
 
     def close_sets(self) -> None:
         # The last trials' stragglers: wait while they keep arriving (an overloaded trial

@@ -140,3 +140,50 @@ def test_reactions_profile_delivers_every_reaction_to_every_member_and_keeps_the
     assert summary["reactions20_deliveries_per_cpu_s"] > 0
     assert summary["reactions20_p99_ms"] > 0
     assert "reactions20" in run.stdout
+
+
+def test_longpoll_profile_delivers_every_message_over_events_polls_and_keeps_the_full_run(
+    tmp_path,
+):
+    """Receivers long polling GET /api/events, beside WebSocket ones in the same room and
+    alone with every poll on the other replica: each gets every message once, and the
+    figures join an existing latest.json."""
+    committed, run, results = run_merged_profile("longpoll-smoke", tmp_path)
+
+    for key in SUMMARY_KEYS:
+        assert results["summary"][key] == committed["summary"][key]
+    assert results["saturation"] == committed["saturation"]
+    assert results["meta"]["merged"][-1]["profile"] == "longpoll-smoke"
+
+    room = [t for t in results["trials"] if t["workload"] == "room10-longpoll"]
+    assert {t["transport"] for t in room} == {"mixed", "ws", "lp"}
+    replicas = [t for t in results["trials"] if t["workload"] == "longpoll-4x2"]
+    assert {t["transport"] for t in replicas} == {"lp"}
+    assert {t["offered_msgs_per_s"] for t in replicas} == {10.0, 50.0}
+    for trial in room + replicas:
+        assert trial["variant"] == "product-pubsub"
+        assert trial["expected"] > 0
+        assert trial["delivered_unique"] == trial["expected"], trial
+        assert trial["duplicates"] == 0, trial
+        assert trial["errors"] == {}, trial  # no repeated message, no seq gap, no failed poll
+        assert trial["errors_between_trials"] == {}, trial
+    for trial in room:  # 2 senders, 8 receivers
+        assert trial["expected"] == trial["messages"] * 8
+        per = trial["by_transport"]
+        if trial["transport"] == "mixed":
+            assert set(per) == {"ws", "lp"}
+            assert per["ws"]["delivered"] == per["lp"]["delivered"] == trial["messages"] * 4
+        else:
+            assert per[trial["transport"]]["delivered"] == trial["expected"]
+    for trial in replicas:  # every poll on the other replica: both answered polls
+        assert trial["expected"] == trial["messages"] * 4
+        assert all(n > 0 for n in trial["polls_by_replica"]), trial
+
+    summary = results["summary"]
+    assert summary["longpoll_delivery_ratio"] == 1.0
+    assert summary["longpoll_lost"] == 0
+    assert summary["longpoll_p99_ratio_vs_socket"] > 0
+    assert summary["longpoll_cpu_ratio_vs_socket"] > 0
+    assert set(summary["longpoll_4x2_by_msgs_per_s"]["lp"]) == {"10", "50"}
+    assert summary["targets_met"]["longpoll_delivery_ratio"] is True
+    assert "long polling" in run.stdout
