@@ -1,12 +1,15 @@
 // The HTTP API (/api/) for what the socket does not cover: browsing rooms,
-// creating rooms, inviting, moderating (moderation.js). Session auth with the
+// creating rooms, inviting, moderating (moderation.js); and everything, for
+// the long-poll transport (commands.js, longpoll.js). Session auth with the
 // CSRF header on every unsafe method (POST, PATCH, DELETE).
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, code = "") {
     super(detail);
     this.status = status;
     this.detail = detail;
+    this.code = code; // the API's error code ("not_found", "cursor_expired", ...), when it sent one
+    this.retryAfter = 0; // seconds, from Retry-After (429, 503)
   }
 }
 
@@ -39,27 +42,40 @@ function describe(body, status) {
   return `The server answered ${status}.`;
 }
 
-export async function api(method, path, body) {
+/**
+ * One API call, answering {status, data, headers}; any non-2xx is an ApiError
+ * (status 0: the server could not be reached, or `signal` aborted it).
+ */
+export async function apiRequest(method, path, body, { signal } = {}) {
   const headers = { Accept: "application/json" };
-  const init = { method, headers, credentials: "same-origin" };
+  const init = { method, headers, credentials: "same-origin", signal };
   if (method !== "GET") headers["X-CSRFToken"] = cookie("csrftoken") || csrfToken;
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   let response;
+  let text;
   try {
     response = await fetch(`/api${path}`, init);
+    text = await response.text();
   } catch {
     throw new ApiError(0, "Could not reach the server. Check your connection.");
   }
-  const text = await response.text();
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(response.status, describe(data, response.status));
-  return data;
+  if (!response.ok) {
+    const error = new ApiError(response.status, describe(data, response.status), typeof data?.code === "string" ? data.code : "");
+    error.retryAfter = Number(response.headers.get("Retry-After")) || 0;
+    throw error;
+  }
+  return { status: response.status, data, headers: response.headers };
+}
+
+export async function api(method, path, body) {
+  return (await apiRequest(method, path, body)).data;
 }

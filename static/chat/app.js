@@ -1,6 +1,7 @@
-// Wiring: reads the bootstrap data, opens the socket, routes server frames
+// Wiring: reads the bootstrap data, opens the connection, routes server frames
 // into the store, and re-renders what changed. Each concern lives in its own
-// module: socket (connection), sync (history, catch-up, outbox), store
+// module: transport (the WebSocket, socket.js, or when that is blocked the
+// long poll, longpoll.js), sync (history, catch-up, outbox), store
 // (state), render (messages), sidebar, members, composer, dialogs, banner,
 // moderation (who may do what) and room-settings; for conversations: threads
 // (the side panel), reactions (chips and picker), pins (the pinned list),
@@ -8,7 +9,9 @@
 //
 // Every frame about a message carries the `seq` it produced; a frame is
 // applied to a held message only if its seq is higher than the message's, and
-// the room's cursor (store.bumpSeq) follows, for `sync` after a reconnect.
+// the room's cursor (store.bumpSeq) follows, for `sync` after a reconnect. The
+// cursor moves by a frame's own `seq` only: the long poll's answers to `send`
+// and `edit` (commands.js) carry none, as they may overtake earlier frames.
 
 import { api, setCsrfToken } from "./api.js";
 import { Banner } from "./banner.js";
@@ -31,10 +34,10 @@ import { RoomSettings } from "./room-settings.js";
 import { setUpSearch } from "./search.js";
 import { setUpShortcuts } from "./shortcuts.js";
 import { Sidebar, roomHref } from "./sidebar.js";
-import { Connection } from "./socket.js";
 import { Store, TYPING_SHOWN_MS, asRoom, asUser, mentionsUser, newer } from "./store.js";
-import { fail, joinRoom, leaveRoom, loadOlder, loadThread, openDirect, resync, transmit } from "./sync.js";
+import { applyChange, fail, joinRoom, leaveRoom, loadOlder, loadThread, openDirect, resync, transmit } from "./sync.js";
 import { ThreadPanel } from "./threads.js";
+import { Transport } from "./transport.js";
 
 const DEFAULT_ROOM = "general";
 // Read marks are sent at most this often while new messages stream in.
@@ -152,9 +155,10 @@ function announce(text) {
 
 const banner = new Banner(() => conn.reconnectNow());
 
-const conn = new Connection({
+const conn = new Transport({
   path: boot.ws_path || "/ws/",
   onFrame: (frame) => handlers[frame.type]?.(frame),
+  onMode: (mode) => banner.setMode(mode),
   onState: ({ state, retryAt, offline }) => {
     if (state === "open") return; // the hello handler sets "ready"/"syncing"
     if (state === "waiting") {
@@ -233,7 +237,7 @@ const handlers = {
     const message = frame.message;
     const room = message && store.rooms.get(message.room);
     if (!room) return;
-    store.bumpSeq(room, frame.seq ?? message.seq);
+    store.bumpSeq(room, frame.seq);
     if (message.thread) {
       reply(room, message);
       return;
@@ -282,8 +286,8 @@ const handlers = {
     const message = frame.message;
     const room = store.rooms.get(message?.room);
     if (!room) return;
-    const seq = frame.seq ?? message.seq;
-    applyDelta(room, message.id, seq, () => message);
+    store.bumpSeq(room, frame.seq);
+    applyMessageObject(room, message);
   },
 
   message_deleted(frame) {
@@ -316,6 +320,31 @@ const handlers = {
     if (!room) return;
     applyDelta(room, frame.id, frame.seq, (m) => ({ ...m, pinned: Boolean(frame.pinned) }));
     pins.changed(room);
+  },
+
+  synced(frame) {
+    // A reply to `sync` is applied by its caller (sync.js); this is the long
+    // poll catching a room up (its frames are `synced` pages after a gap).
+    if (frame.answered) return;
+    const room = roomOf(frame);
+    if (!room) return;
+    const changes = frame.changes || [];
+    if (room.loaded) {
+      const seenBefore = room.maxSeenId;
+      for (const change of changes) applyChange(store, room, change, { seenBefore });
+      changed(room);
+    } else {
+      // Not shown yet: new messages by others count as unread, as live ones do.
+      for (const change of changes) {
+        if (change.deleted || change.id <= room.lastMessageId) continue;
+        room.lastMessageId = change.id;
+        if (store.isMe(change.author)) continue;
+        room.unread += 1;
+        if (mentionsUser(change, store.me.username)) room.mentions += 1;
+      }
+      schedule({ sidebar: true });
+    }
+    store.bumpSeq(room, frame.seq);
   },
 
   room_notify(frame) {

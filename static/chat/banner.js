@@ -5,6 +5,9 @@
 //   reconnecting / syncing  trying, then catching up missed messages
 //   online      hidden (after a reconnect "Back online" shows briefly)
 //   signed_out  the session ended; link to sign in
+// On the long poll (setMode("longpoll"), transport.js) "online" is not hidden
+// but says so quietly: "Connected (compatibility mode)", data-state="compat".
+// #app carries data-transport ("websocket" / "longpoll") either way.
 
 import { byId, h, setText } from "./dom.js";
 
@@ -19,11 +22,27 @@ export class Banner {
     this.retry.addEventListener("click", onRetry);
     this.countdown = null;
     this.hideTimer = null;
+    this.state = "connecting";
+    this.mode = "websocket";
+    this.root.dataset.transport = this.mode;
+  }
+
+  /** The line in use changed: an online banner follows at once. */
+  setMode(mode) {
+    this.mode = mode;
+    this.root.dataset.transport = mode;
+    if (this.state === "ready" || this.state === "online") this.set(this.state);
   }
 
   set(state, { retryAt, offline = false } = {}) {
     clearInterval(this.countdown);
     clearTimeout(this.hideTimer);
+    this.state = state;
+    if ((state === "ready" || state === "online") && this.mode === "longpoll") {
+      this.compat();
+      return;
+    }
+    this.el.removeAttribute("title");
     this.root.dataset.connection = state;
     this.el.dataset.state = state;
     this.el.hidden = false;
@@ -68,5 +87,15 @@ export class Banner {
       default:
         setText(this.text, state);
     }
+  }
+
+  /** Connected, over HTTP: everything works, only a little slower. */
+  compat() {
+    this.root.dataset.connection = "online";
+    this.el.dataset.state = "compat";
+    this.el.hidden = false;
+    this.retry.hidden = true;
+    this.el.title = "This network blocks WebSockets: messages come over HTTP, and the page keeps trying WebSockets in the background.";
+    setText(this.text, "Connected (compatibility mode)");
   }
 }

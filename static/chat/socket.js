@@ -1,8 +1,9 @@
 // One WebSocket per tab: connect, reconnect with exponential backoff and
 // jitter, keep the line alive, and pair requests with their replies by `ref`.
 //
-// The Connection knows nothing about rooms; app.js gives it an `onFrame`
-// callback for every server frame and an `onState` callback for the banner.
+// The Connection knows nothing about rooms; transport.js gives it an
+// `onFrame` callback for every server frame and an `onState` callback for the
+// banner, and falls back to the long poll (longpoll.js) when it cannot open.
 // Catching up after a reconnect lives in sync.js.
 
 // Backoff: 0.5 s, 1 s, 2 s, ... capped at 15 s, each delay drawn uniformly

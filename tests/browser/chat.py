@@ -211,3 +211,44 @@ class ConversationPage(ChatPage):
                 replies: li.querySelector('.thread-open')?.textContent ?? '',
             }))"""
         )
+
+
+class WebSocketGate:
+    """A browser context's WebSockets refused, as by a proxy that blocks them, until allow().
+
+    Playwright's page.route() cannot see WebSockets; context.route_web_socket() can:
+    a refused socket opens and closes at once without reaching the server, so the
+    page never gets its `hello`.
+    """
+
+    def __init__(self, context) -> None:
+        self.allowed = False
+        self.refused = 0
+        context.route_web_socket(re.compile(r"/ws/$"), self._route)
+
+    def _route(self, ws) -> None:
+        if self.allowed:
+            ws.connect_to_server()
+        else:
+            self.refused += 1
+            ws.close()
+
+    def allow(self) -> None:
+        self.allowed = True
+
+
+def expect_long_polling(chat: ChatPage) -> None:
+    """Connected without a WebSocket: the banner says so quietly, and the page works."""
+    expect(chat.page.locator("#app")).to_have_attribute("data-transport", "longpoll")
+    expect(chat.banner).to_have_attribute("data-state", "compat")
+    expect(chat.page.locator("#conn-text")).to_have_text("Connected (compatibility mode)")
+    chat.expect_online()
+
+
+def expect_websocket(chat: ChatPage, *, timeout: float | None = None) -> None:
+    """Back on the WebSocket: the compatibility banner is gone."""
+    expect(chat.page.locator("#app")).to_have_attribute(
+        "data-transport", "websocket", timeout=timeout
+    )
+    chat.expect_online(timeout=timeout)
+    expect(chat.banner).to_be_hidden()

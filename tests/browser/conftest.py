@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.chat import ChatPage
+from tests.browser.chat import ChatPage, WebSocketGate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -191,3 +191,36 @@ def open_chat(new_page) -> Callable[..., ChatPage]:
         return chat
 
     return sign_in
+
+
+@pytest.fixture
+def open_chat_without_websockets(new_page) -> Callable[..., tuple[ChatPage, WebSocketGate]]:
+    """Like open_chat, for a browser whose WebSockets are refused from the first page on;
+    returns the chat page and its gate (gate.allow() lets sockets through again)."""
+
+    def sign_in(user, base_url: str, **options) -> tuple[ChatPage, WebSocketGate]:
+        username = user if isinstance(user, str) else user.get_username()
+        page = new_page(base_url, username, **options)
+        gate = WebSocketGate(page.context)
+        chat = ChatPage(page, username)
+        chat.sign_in(password=f"pw-{username}")
+        chat.expect_online()
+        return chat, gate
+
+    return sign_in
+
+
+@pytest.fixture
+def load_balancer() -> Iterator[Callable]:
+    """`load_balancer(replicas)`: nginx in front of them, as deployed; stopped at teardown."""
+    from tests.support.nginx import Nginx
+
+    started: list[Nginx] = []
+
+    def start(replicas: list) -> Nginx:
+        started.append(Nginx(replicas).start())
+        return started[-1]
+
+    yield start
+    for nginx in started:
+        nginx.stop()
