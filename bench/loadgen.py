@@ -312,6 +312,7 @@ class Trial:
         self.kind_latencies: dict[str, array] = {}
         self.kind_expected: dict[str, int] = {}
         self.polls_before: dict = {}
+        self.lp_frames: dict[str, int] = {}  # frames long polls answered, by type
 
 
 class ConnSet:
@@ -377,7 +378,10 @@ class ConnSet:
     def on_events(self, poller: LongPoller, frames: list[dict], now: float) -> None:
         """One long poll's answer: each message delivered once per poller (by id); a
         message seq that does not follow the room's last one is counted as an error."""
+        seen = self.trial.lp_frames if self.trial is not None else None
         for frame in frames:
+            if seen is not None:
+                seen[frame.get("type")] = seen.get(frame.get("type"), 0) + 1
             messages = frame_messages(frame)
             if not messages:
                 self.other_frames += 1
@@ -774,6 +778,7 @@ class LoadGen:
                 now["by_port"][port] - before["by_port"][port] for port in cs.ports
             ]
             out["errors_between_trials"], cs.errors_between = cs.errors_between, {}
+            out["lp_frames"] = trial.lp_frames
         return out
 
     @staticmethod

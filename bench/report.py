@@ -271,6 +271,7 @@ def _transport_figures(group: list[dict]) -> dict:
     out = {
         "trials": len(group),
         "delivery_ratio": round(eventually / expected, 6) if expected else None,
+        "delivery_ratio_within_drain": round(delivered / expected, 6) if expected else None,
         "us_server_cpu_per_delivery": us("server_s"),
         "us_replica_cpu_per_delivery": us("replicas_s"),
         "us_postgres_cpu_per_delivery": us("postgres_s"),
@@ -312,9 +313,11 @@ def longpoll_summary(trials: list[dict], workloads: list[dict], layer: str | Non
     v = layer if layer in variants else variants[0]
     expected = sum(t["expected"] for t in ts)
     eventually = sum(t.get("delivered_eventually", t["delivered_unique"]) for t in ts)
+    within = sum(t["delivered_unique"] for t in ts)
     out: dict = {
         "longpoll_variant": v,
         "longpoll_delivery_ratio": round(eventually / expected, 6) if expected else None,
+        "longpoll_delivery_ratio_within_drain": round(within / expected, 6) if expected else None,
         "longpoll_lost": expected - eventually,
         "longpoll_p99_ratio_vs_socket": None,
         "longpoll_cpu_ratio_vs_socket": None,
@@ -558,6 +561,7 @@ def longpoll_lines(results: dict) -> list[str]:
                 lines.append(
                     f"  {w['name']:16} {mode:5} {rate:>4} msgs/s"
                     f"  delivered {_f(100 * (f['delivery_ratio'] or 0), 2)}%"
+                    f" ({_f(100 * (f['delivery_ratio_within_drain'] or 0), 2)}% in drain)"
                     f"  {_f(f['us_server_cpu_per_delivery'], 0)} us srv-CPU/delivery"
                     f" (+{_f(f['us_postgres_cpu_per_delivery'], 0)} pg)"
                     f"  p50 {_f(f['p50_ms'])} p99 {_f(f['p99_ms'])} ms{split}{polls}"
