@@ -378,10 +378,10 @@ class ConnSet:
     def on_events(self, poller: LongPoller, frames: list[dict], now: float) -> None:
         """One long poll's answer: each message delivered once per poller (by id); a
         message seq that does not follow the room's last one is counted as an error."""
-        seen = self.trial.lp_frames if self.trial is not None else None
+        by_type = self.trial.lp_frames if self.trial is not None else None
         for frame in frames:
-            if seen is not None:
-                seen[frame.get("type")] = seen.get(frame.get("type"), 0) + 1
+            if by_type is not None:
+                by_type[frame.get("type")] = by_type.get(frame.get("type"), 0) + 1
             messages = frame_messages(frame)
             if not messages:
                 self.other_frames += 1
