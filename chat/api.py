@@ -246,7 +246,9 @@ class PollQuery(Schema):
 class EventsQuery(Schema):
     cursor: str | None = Field(
         None,
-        max_length=65536,
+        # A request line nginx takes by default (8 KiB); 500 rooms need about 5.5 KB.
+        max_length=7000,
+        pattern=r"^[A-Za-z0-9_-]*$",
         description="The last answer's `cursor`; omitted: answer at once with the current one.",
     )
     timeout: float = Field(

@@ -153,6 +153,21 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         None,
         private(outsider=404, member=200, moderator=200, owner=200, staff=404),
     ),
+    (
+        "POST",
+        "/api/rooms/{slug}/typing",
+        "secret",
+        None,
+        private(outsider=404, member=204, moderator=204, owner=204, staff=404),
+    ),
+    # The long poll over every room is the caller's own: it only ever holds their rooms.
+    (
+        "GET",
+        "/api/events?timeout=0",
+        "secret",
+        None,
+        everyone(200),
+    ),
     # Only the author edits; nobody here is tina.
     (
         "PATCH",
@@ -327,6 +342,13 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
         None,
         private(outsider=404, member=200, moderator=200, owner=200, staff=404),
     ),
+    (
+        "POST",
+        "/api/rooms/{slug}/typing",
+        "lobby",
+        None,
+        private(outsider=403, member=204, moderator=204, owner=204, staff=403),
+    ),
 ]
 
 
@@ -338,7 +360,7 @@ def _case_id(row) -> str:
 def _is_async(row) -> bool:
     """The long poll is an async view: it reads in a thread of its own, so its cases run
     on a committed (transactional) database rather than inside a test transaction."""
-    return "/poll" in row[1]
+    return "/poll" in row[1] or "/events" in row[1]
 
 
 def _cases(*, async_view: bool) -> list:

@@ -32,6 +32,8 @@ DESIGN_ROUTES = {
     ("delete", "/api/messages/{message_id}/reactions/{emoji}"),
     ("put", "/api/messages/{message_id}/pin"),
     ("delete", "/api/messages/{message_id}/pin"),
+    # Part two: without WebSockets
+    ("get", "/api/events"),
 }
 # Beyond the design's table: what a complete client needs (moderation, edits, read marks).
 MORE_ROUTES = {
@@ -43,6 +45,7 @@ MORE_ROUTES = {
     ("patch", "/api/rooms/{slug}/members/{username}"),
     ("get", "/api/users"),
     ("get", "/api/search"),
+    ("post", "/api/rooms/{slug}/typing"),
 }
 
 

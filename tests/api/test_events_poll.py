@@ -264,7 +264,7 @@ async def test_a_cursor_of_another_user_or_too_far_behind_is_told_to_resync(
     assert "poll without a cursor" in body["detail"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eJwDAAAAAAE", "A" * 70000])
+@pytest.mark.parametrize("cursor", ["garbage", "eJwDAAAAAAE", "A" * 7001, "not:url-safe"])
 async def test_a_malformed_cursor_is_a_clear_422(bob_polls, cursor):
     status, body = await bob_polls.get({"cursor": cursor, "timeout": 0})
     assert status == 422 and body["code"] == "invalid", body
