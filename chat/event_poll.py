@@ -29,7 +29,6 @@ CHAT_MAX_LONG_POLLS_PER_USER is shared with the per-room polls.
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import time
 import uuid
@@ -47,13 +46,13 @@ from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.longpoll import (
     PollEnded,
+    PollListener,
     free_slot,
     release_connections,
     release_request_thread,
     take_slot,
 )
 from chat.models import Membership, Room
-from chat.relay import relay
 from chat.selectors import PAGE_MAX_BYTES, changes_page, room_payload
 from chat.user_events import CursorExpired
 
@@ -219,45 +218,23 @@ def read_events(
     return EventsAnswer(events, answer)
 
 
-class EventsListener:
-    """The relay's events for one waiting poll: every room of the user, and the user."""
+class EventsListener(PollListener):
+    """The relay's events for one waiting poll: every room of the cursor, and the user."""
 
-    waiting = 0  # listeners open in this process (the chat_event_polls_waiting gauge)
+    waiting = 0  # the chat_event_polls_waiting gauge
+    linger = LINGER_SECS
 
     def __init__(self, *, cursor: EventCursor, session_key: str, token_id: int | None) -> None:
+        groups = [*map(room_group, cursor.rooms), user_group(cursor.user_id)]
+        super().__init__(groups=groups, session_key=session_key, token_id=token_id)
         self.cursor = cursor
-        self.groups = [*map(room_group, cursor.rooms), user_group(cursor.user_id)]
-        self.session_key = session_key
-        self.token_id = token_id
-        self.ended = False
         self.live = LiveFrames()
-        self.arrived = asyncio.Event()
-
-    async def __aenter__(self) -> "EventsListener":
-        self.relay = relay()
-        try:
-            await asyncio.gather(*(self.relay.listen(group, self) for group in self.groups))
-        except BaseException:
-            await self._unlisten()
-            raise
-        EventsListener.waiting += 1
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        EventsListener.waiting -= 1
-        await self._unlisten()
-
-    async def _unlisten(self) -> None:
-        await asyncio.gather(*(self.relay.unlisten(group, self) for group in self.groups))
 
     async def relay_event(self, event: dict) -> None:
-        """Called by chat.relay with each event of the user's rooms and of the user."""
         kind = event.get("type")
         room_id = event.get("room_id")
         if kind == "chat.close":
-            if self._closes_me(event):
-                self.ended = True
-                self.arrived.set()
+            await super().relay_event(event)
         elif event.get("group") == user_group(self.cursor.user_id):
             self.arrived.set()  # one of the user's own events: read from the database
         elif kind == "chat.frame" and room_id in self.cursor.rooms:
@@ -268,22 +245,6 @@ class EventsListener:
             elif seq > self.cursor.rooms[room_id]:
                 self.live.seq_frames.setdefault(room_id, []).append((seq, event["frame"]))
                 self.arrived.set()
-
-    def _closes_me(self, event: dict) -> bool:
-        """The same filters as ChatConsumer.chat_close: a session's, a token's, or all."""
-        session_key, token_id = event.get("session_key"), event.get("token_id")
-        if session_key and session_key != self.session_key:
-            return False
-        return not (token_id and token_id != self.token_id)
-
-    async def close_after_fault(self) -> None:
-        self.arrived.set()  # the caller re-reads the database either way
-
-    async def wait(self, timeout: float) -> None:
-        """Until something arrives (and the frames right behind it), or the timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.arrived.wait(), timeout)
-            await asyncio.sleep(LINGER_SECS)
 
 
 _clients_seen: dict[tuple[int, str], float] = {}

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from typing import Self
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
@@ -145,61 +146,43 @@ def release_request_thread() -> None:
         executor.shutdown(wait=False)
 
 
-class RoomListener:
-    """A room's events, and the user's, on this process' relay, for one waiting poll.
+class PollListener:
+    """What every waiting poll does on this process' relay: listen to its groups, wake
+    on the events its subclass picks (``relay_event``), end with the session or token.
 
-    It wakes for a message newer than the cursor, for the user's removal from
-    the room, and for the end of the poll's session or token (``ended``).
+    ``waiting`` counts each subclass' listeners open in this process (the gauges).
     """
 
-    waiting = 0  # listeners open in this process (the chat_long_polls_waiting gauge)
+    waiting = 0
+    linger = 0.0  # after waking, wait this long for the events right behind the first
 
-    def __init__(
-        self,
-        *,
-        room_id: int,
-        user_id: int,
-        after: int,
-        session_key: str = "",
-        token_id: int | None = None,
-    ) -> None:
-        self.room_id = room_id
-        self.groups = (room_group(room_id), user_group(user_id))
-        self.after = after
+    def __init__(self, *, groups: list[str], session_key: str, token_id: int | None) -> None:
+        self.groups = groups
         self.session_key = session_key
         self.token_id = token_id
         self.ended = False
         self.arrived = asyncio.Event()
 
-    async def __aenter__(self) -> "RoomListener":
+    async def __aenter__(self) -> Self:
         self.relay = relay()
         try:
-            for group in self.groups:
-                await self.relay.listen(group, self)
+            await asyncio.gather(*(self.relay.listen(group, self) for group in self.groups))
         except BaseException:
             await self._unlisten()
             raise
-        RoomListener.waiting += 1
+        type(self).waiting += 1
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        RoomListener.waiting -= 1
+        type(self).waiting -= 1
         await self._unlisten()
 
     async def _unlisten(self) -> None:
-        for group in self.groups:
-            await self.relay.unlisten(group, self)
+        await asyncio.gather(*(self.relay.unlisten(group, self) for group in self.groups))
 
     async def relay_event(self, event: dict) -> None:
-        """Called by chat.relay with each of the room's and the user's events."""
-        kind = event.get("type")
-        if kind == "chat.frame":
-            if (event.get("message_id") or 0) > self.after:
-                self.arrived.set()
-        elif kind == "chat.room_removed":
-            if event.get("room_id") == self.room_id:
-                self.arrived.set()  # the read after waking answers not_found
-        elif kind == "chat.close" and self._closes_me(event):
+        """Called by chat.relay with each event of the listener's groups."""
+        if event.get("type") == "chat.close" and self._closes_me(event):
             self.ended = True
             self.arrived.set()
 
@@ -214,9 +197,46 @@ class RoomListener:
         self.arrived.set()  # the caller re-reads the database either way
 
     async def wait(self, timeout: float) -> None:
-        """Until a newer message arrives, the user leaves the room, or the timeout passes."""
+        """Until something arrives (and, with ``linger``, what is right behind it)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.arrived.wait(), timeout)
+            if self.linger:
+                await asyncio.sleep(self.linger)
+
+
+class RoomListener(PollListener):
+    """A room's events, and the user's, for one waiting per-room poll.
+
+    It wakes for a message newer than the cursor, for the user's removal from
+    the room, and for the end of the poll's session or token (``ended``).
+    """
+
+    waiting = 0  # the chat_long_polls_waiting gauge
+
+    def __init__(
+        self,
+        *,
+        room_id: int,
+        user_id: int,
+        after: int,
+        session_key: str = "",
+        token_id: int | None = None,
+    ) -> None:
+        groups = [room_group(room_id), user_group(user_id)]
+        super().__init__(groups=groups, session_key=session_key, token_id=token_id)
+        self.room_id = room_id
+        self.after = after
+
+    async def relay_event(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "chat.frame":
+            if (event.get("message_id") or 0) > self.after:
+                self.arrived.set()
+        elif kind == "chat.room_removed":
+            if event.get("room_id") == self.room_id:
+                self.arrived.set()  # the read after waking answers not_found
+        else:
+            await super().relay_event(event)
 
 
 async def poll(
