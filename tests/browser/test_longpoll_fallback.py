@@ -11,12 +11,19 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat import ChatPage, expect_long_polling, expect_websocket, wait_until
+from tests.browser.chat import (
+    ChatPage,
+    WebSocketGate,
+    expect_long_polling,
+    expect_websocket,
+    wait_until,
+)
 from tests.support.metrics import scrape
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# The socket's background retries back off to 15 s (static/chat/socket.js).
+# The socket's retries back off to 15 s (static/chat/socket.js): moving between the
+# socket and the long poll takes up to a few of them.
 SWITCH_BACK_TIMEOUT_MS = 40_000
 
 
@@ -146,6 +153,46 @@ def test_websockets_allowed_mid_conversation_move_the_page_back_to_the_socket(
     # Moved back for good: a reload starts on the socket.
     alice.page.reload()
     expect_websocket(alice)
+
+
+def test_websockets_blocked_mid_session_move_the_page_to_the_long_poll(
+    replicas, make_person, open_chat, in_thread
+):
+    """A socket that worked and now keeps failing while HTTP answers: the network
+    blocks it now (a proxy, another Wi-Fi), and the page goes on over HTTP."""
+    from chat import events
+
+    alice_user = make_person("alice")
+    make_person("bob")
+    one, two = replicas
+    alice = open_chat("alice", one)
+    bob = open_chat("bob", two)
+    bob.send("on the socket")
+    alice.expect_message("on the socket", author="bob")
+
+    WebSocketGate(alice.page.context)  # from now on her sockets are refused
+    in_thread(events.sessions_close, alice_user.pk)  # and the one she has ends
+    expect(alice.banner).to_contain_text(re.compile("Connection lost|Reconnecting"))
+    bob.send("while her sockets are refused")
+    bob.expect_message("while her sockets are refused")
+    # A few failed tries (15 s or more) with HTTP answering: the long poll takes over.
+    expect(alice.page.locator("#app")).to_have_attribute(
+        "data-transport", "longpoll", timeout=SWITCH_BACK_TIMEOUT_MS
+    )
+    expect_long_polling(alice)
+    alice.expect_message("while her sockets are refused", author="bob")
+    bob.send("over the long poll")
+    alice.expect_message("over the long poll", author="bob")
+    alice.send("alice over HTTP")
+    bob.expect_message("alice over HTTP", author="alice")
+    expected = [
+        "on the socket",
+        "while her sockets are refused",
+        "over the long poll",
+        "alice over HTTP",
+    ]
+    for person in (alice, bob):
+        assert_each_message_once_in_order(person, expected)
 
 
 def test_a_replica_killed_under_a_waiting_long_poll_loses_nothing(
