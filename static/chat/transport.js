@@ -62,6 +62,7 @@ export class Transport {
     this.mode = "websocket";
     this.socketWorked = false; // a socket of this page reached `hello`
     this.helloTimer = null;
+    this.held = null; // the socket's frames while its hello waits a task (fromSocket)
     this.socket = new Connection({
       path,
       checkSignedIn,
