@@ -191,6 +191,12 @@ class MessagesPage(Schema):
 
 class ThreadPage(MessagesPage):
     root: MessageOut | None = Field(None, description="With `thread`: the thread's root.")
+    has_newer: bool | None = Field(
+        None, description="With `around`: newer messages exist (page on with `after`)."
+    )
+    focus: int | None = Field(
+        None, description="With `around`: the id the page is centred on (a reply's root)."
+    )
 
 
 class PinsOut(Schema):
@@ -229,6 +235,17 @@ class PageQuery(Schema):
     thread: MessageId | None = Field(
         None, description="A thread root's id: page its replies instead of the main timeline."
     )
+    around: MessageId | None = Field(
+        None,
+        description="A message id: the page with it in the middle (a permalink); in the "
+        "main timeline a reply stands for its root. Not with `before`/`after`.",
+    )
+
+    @model_validator(mode="after")
+    def one_cursor(self) -> Self:
+        if self.around is not None and (self.before is not None or self.after is not None):
+            raise ValueError("around cannot be combined with before or after")
+        return self
 
 
 class PollQuery(Schema):
@@ -470,21 +487,32 @@ def read_mark(request: HttpRequest, slug: RoomSlug, payload: ReadIn) -> dict:
     summary="History",
 )
 def message_list(request: HttpRequest, slug: RoomSlug, query: Query[PageQuery]) -> dict:
-    """A page ascending by id: the newest, or `before` an id, or `after` an id.
+    """A page ascending by id: the newest, or `before` an id, or `after` an id, or
+    `around` one (a permalink: about half older, `has_newer` when it does not
+    reach the newest).
 
     The main timeline holds thread roots (each with `reply_count`); with `thread`
     the page is that thread's replies, and `root` is the root.
     """
     room = selectors.room_for_user(user=request.auth, slug=slug)
     root = selectors.thread_root(room=room, thread=query.thread) if query.thread else None
-    messages, has_more = selectors.messages_page(
-        room=room,
-        before=query.before,
-        after=query.after,
-        limit=query.limit,
-        thread=root.pk if root else None,
-    )
-    page = {"messages": [selectors.message_payload(m) for m in messages], "has_more": has_more}
+    extra = {}
+    if query.around is not None:
+        around = selectors.messages_around(
+            room=room, around=query.around, limit=query.limit, thread=root.pk if root else None
+        )
+        messages, has_more = around.messages, around.has_more
+        extra = {"has_newer": around.has_newer, "focus": around.focus}
+    else:
+        messages, has_more = selectors.messages_page(
+            room=room,
+            before=query.before,
+            after=query.after,
+            limit=query.limit,
+            thread=root.pk if root else None,
+        )
+    messages_out = [selectors.message_payload(m) for m in messages]
+    page = {"messages": messages_out, "has_more": has_more, **extra}
     if root is not None:
         page["root"] = selectors.message_payload(root)
     return page

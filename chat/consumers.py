@@ -400,13 +400,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
         root = None
         if frame.get("thread") is not None:
             root = selectors.thread_root(room=room, thread=frame.get("thread"))
-        messages, has_more = selectors.messages_page(
-            room=room,
-            before=before,
-            after=after,
-            limit=frame.get("limit"),
-            thread=root.pk if root else None,
-        )
+        extra = {}
+        if frame.get("around") is not None:
+            if before is not None or after is not None:
+                raise ClientError("invalid", "around cannot be combined with before or after.")
+            around = selectors.messages_around(
+                room=room,
+                around=frame.get("around"),
+                limit=frame.get("limit"),
+                thread=root.pk if root else None,
+            )
+            messages, has_more = around.messages, around.has_more
+            extra = {"has_newer": around.has_newer, "focus": around.focus}
+        else:
+            messages, has_more = selectors.messages_page(
+                room=room,
+                before=before,
+                after=after,
+                limit=frame.get("limit"),
+                thread=root.pk if root else None,
+            )
         page, cut = selectors.fit_page(
             [selectors.message_payload(m) for m in messages],
             keep="oldest" if after is not None else "newest",
@@ -416,6 +429,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "room": room.slug,
             "messages": page,
             "has_more": has_more or cut,
+            **extra,
         }
         if root is not None:
             payload["thread"] = root.pk

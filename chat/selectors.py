@@ -1,5 +1,7 @@
 """Reads: what a user may see, shaped as the protocol's payloads."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
@@ -237,13 +239,7 @@ def messages_page(
     ``thread`` the page is that thread's replies.
     """
     size = page_limit(limit)
-    visible = Message.objects.filter(room=room, deleted=False).select_related(
-        "author__profile", "room"
-    )
-    if thread is not None:
-        visible = visible.filter(thread_id=thread)
-    elif roots_only:
-        visible = visible.filter(thread__isnull=True)
+    visible = _timeline(room=room, thread=thread, roots_only=roots_only)
     if after is not None:
         rows = list(visible.filter(id__gt=after).order_by("id")[: size + 1])
         return rows[:size], len(rows) > size
@@ -251,6 +247,55 @@ def messages_page(
         visible = visible.filter(id__lt=before)
     rows = list(visible.order_by("-id")[: size + 1])
     return list(reversed(rows[:size])), len(rows) > size
+
+
+def _timeline(*, room: Room, thread: int | None, roots_only: bool = True):
+    visible = Message.objects.filter(room=room, deleted=False).select_related(
+        "author__profile", "room"
+    )
+    if thread is not None:
+        return visible.filter(thread_id=thread)
+    return visible.filter(thread__isnull=True) if roots_only else visible
+
+
+@dataclass(frozen=True, slots=True)
+class AroundPage:
+    messages: list[Message]
+    has_more: bool  # older messages exist
+    has_newer: bool  # newer messages exist: the page does not reach the newest
+    focus: int  # the id the page is centred on (a reply's root in the main timeline)
+
+
+def messages_around(
+    *, room: Room, around: object, limit: int | None = None, thread: int | None = None
+) -> AroundPage:
+    """The page of the timeline (or of ``thread``'s replies) with ``around`` in it, about
+    half of it older: what a permalink or a search hit opens.
+
+    In the main timeline a reply stands for its root (the client then opens the
+    thread). A message that is not a live one of this room (or thread) is not_found,
+    like a missing one.
+    """
+    around = message_id_arg("around", around)
+    target = Message.objects.filter(room=room, pk=around, deleted=False).first()
+    if target is None or (thread is not None and thread not in (target.pk, target.thread_id)):
+        raise ClientError("not_found", "No such message.")
+    focus = target.thread_id if thread is None and target.thread_id else target.pk
+    size = page_limit(limit)
+    visible = _timeline(room=room, thread=thread)
+    if thread is not None and focus == thread:
+        older_rows: list[Message] = []  # the root itself: its replies from the first
+    else:
+        older_rows = list(visible.filter(id__lt=focus).order_by("-id")[: size // 2 + 1])
+    older = older_rows[: size // 2]
+    newer_rows = list(visible.filter(id__gte=focus).order_by("id")[: size - len(older) + 1])
+    newer = newer_rows[: size - len(older)]
+    return AroundPage(
+        messages=[*reversed(older), *newer],
+        has_more=len(older_rows) > len(older),
+        has_newer=len(newer_rows) > len(newer),
+        focus=focus,
+    )
 
 
 def member_payload(membership: Membership, online: set[int]) -> dict:
