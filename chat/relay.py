@@ -45,6 +45,9 @@ class Relay:
         self.members: dict[str, set] = {}  # group -> local sockets listening to it
         self.pending: dict[str, asyncio.Task] = {}  # group -> its last join/leave in flight
         self.task: asyncio.Task | None = None
+        # The one creation of the channel, shared by every caller that arrives while
+        # it runs: two first joins at once must not each bind a channel of their own.
+        self.channel_task: asyncio.Task | None = None
 
     # Membership
     # --------------------------------------------------------------------------
@@ -109,12 +112,22 @@ class Relay:
     # --------------------------------------------------------------------------
 
     async def _channel(self) -> str:
-        if self.channel is None:
-            self.channel = await self.layer.new_channel()
-            # A context of its own: the task must not carry the first socket's log ids.
-            self.task = asyncio.get_running_loop().create_task(
-                self._pump(), context=contextvars.Context()
+        if self.channel_task is None:
+            self.channel_task = asyncio.get_running_loop().create_task(
+                self._new_channel(), context=contextvars.Context()
             )
+        try:
+            return await asyncio.shield(self.channel_task)
+        except Exception:
+            self.channel_task = None  # failed (Redis away): the next join tries again
+            raise
+
+    async def _new_channel(self) -> str:
+        self.channel = await self.layer.new_channel()
+        # A context of its own: the task must not carry the first socket's log ids.
+        self.task = asyncio.get_running_loop().create_task(
+            self._pump(), context=contextvars.Context()
+        )
         return self.channel
 
     async def _pump(self) -> None:

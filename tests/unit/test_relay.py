@@ -132,3 +132,30 @@ async def test_a_failing_socket_is_closed_and_the_others_still_get_the_event(lay
     await layer.group_send("room.1", {"type": "chat.frame", "group": "room.1"})
     await until(lambda: healthy.events)
     assert broken.closed
+
+
+class SlowChannelLayer(RecordingLayer):
+    """new_channel takes a moment, as it does on Redis: callers can overlap it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels_made = 0
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        self.channels_made += 1
+        await asyncio.sleep(0.05)
+        return await super().new_channel(prefix)
+
+
+async def test_groups_first_joined_at_the_same_moment_share_the_one_channel_that_is_read():
+    """A long poll joins its room and its user at once on a fresh replica: both groups
+    must be bound to the channel the relay reads, or that room goes deaf."""
+    layer = SlowChannelLayer()
+    relay = Relay(layer)
+    poll = Socket()
+    await asyncio.gather(relay.listen("room-1", poll), relay.listen("user-1", poll))
+    assert layer.channels_made == 1
+    await layer.group_send("room-1", {"type": "chat.frame", "group": "room-1"})
+    await layer.group_send("user-1", {"type": "chat.frame", "group": "user-1"})
+    await until(lambda: len(poll.events) == 2)
+    assert {event["group"] for event in poll.events} == {"room-1", "user-1"}
