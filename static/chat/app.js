@@ -33,7 +33,7 @@ import { RoomMenu } from "./room-menu.js";
 import { RoomSettings } from "./room-settings.js";
 import { setUpSearch } from "./search.js";
 import { setUpShortcuts } from "./shortcuts.js";
-import { Sidebar, roomHref } from "./sidebar.js";
+import { Sidebar, messageHref, roomHref } from "./sidebar.js";
 import { Store, TYPING_SHOWN_MS, asRoom, asUser, mentionsUser, newer } from "./store.js";
 import { applyChange, fail, joinRoom, leaveRoom, loadOlder, loadThread, openDirect, resync, transmit } from "./sync.js";
 import { ThreadPanel } from "./threads.js";
@@ -556,15 +556,21 @@ function defaultSlug() {
   return store.sortedRooms(false)[0]?.slug ?? store.sortedRooms(true)[0]?.slug ?? null;
 }
 
-function slugFromHash() {
-  const match = location.hash.match(/^#\/r\/([^/]+)$/);
-  return match ? decodeURIComponent(match[1]) : null;
+/** The address bar's room (`#/r/<slug>`) and message (`#/r/<slug>/m/<id>`), if any. */
+function fromHash() {
+  const match = location.hash.match(/^#\/r\/([^/]+)(?:\/m\/(\d+))?$/);
+  if (!match) return { slug: null, messageId: null };
+  return { slug: decodeURIComponent(match[1]), messageId: match[2] ? Number(match[2]) : null };
 }
 
 /** Open the room named in the address bar (joining a public room if need be). */
 async function route() {
   if (!helloSeen) return;
-  const wanted = slugFromHash();
+  const { slug: wanted, messageId } = fromHash();
+  if (wanted && messageId) {
+    await openMessage(wanted, messageId);
+    return;
+  }
   if (wanted && !store.rooms.has(wanted)) {
     try {
       await joinRoom(conn, wanted);
@@ -578,14 +584,14 @@ async function route() {
 }
 
 /** Make a room the open one: show what is held now, then fetch what is missing. */
-async function openRoom(slug, { focus = false } = {}) {
+async function openRoom(slug, { focus = false, keepHash = false } = {}) {
   if (!slug || !store.rooms.has(slug)) {
     store.currentSlug = null;
     composer.setRoom(null);
     schedule({ sidebar: true, members: true, typing: true });
     return;
   }
-  if (location.hash !== roomHref(slug)) history.replaceState(null, "", roomHref(slug));
+  if (!keepHash && location.hash !== roomHref(slug)) history.replaceState(null, "", roomHref(slug));
   const room = store.rooms.get(slug);
   const switching = store.currentSlug !== slug;
   if (switching) {
@@ -812,6 +818,7 @@ const messageActions = {
   pickReaction: (id, button) => emojiPicker.open(button, (emoji) => react(id, emoji, true)),
   toggleReaction: (id, emoji, on) => react(id, emoji, on),
   pin: (id, on) => pin(id, on),
+  copyLink: (id, button) => copyLink(id, button),
   openThread: (id) => {
     const room = store.current;
     if (room) threads.open(room, id);
@@ -940,20 +947,89 @@ setUpShortcuts(store, { open: (slug) => {
   openRoom(slug, { focus: true });
 } });
 
-// A search hit opens its room and, once the message is on the page, shows it.
-setUpSearch(store, { open: async (slug, id) => {
-  history.pushState(null, "", roomHref(slug));
-  await openRoom(slug);
+// Older pages loaded at most to reach a linked message (100 messages each).
+const PERMALINK_MAX_PAGES = 50;
+
+/** Scroll to a message on the page (timeline or thread panel) and highlight it. */
+async function showMessage(elementId) {
   for (let tries = 0; tries < 40; tries += 1) {
-    const el = document.getElementById(`msg-${id}`);
+    const el = document.getElementById(elementId);
     if (el) {
       el.scrollIntoView({ block: "center" });
       el.classList.add("msg-found");
       setTimeout(() => el.classList.remove("msg-found"), 3000);
-      return;
+      return true;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  return false;
+}
+
+/**
+ * Open a permalink (#/r/<slug>/m/<id>), a search hit or a link from another room:
+ * the room, scrolled to the message (older pages loaded until it is there), which
+ * is highlighted; a reply opens its thread. A message one may not read shows the
+ * same "not found" as a missing one.
+ */
+async function openMessage(slug, id) {
+  let found;
+  try {
+    found = await api("GET", `/rooms/${encodeURIComponent(slug)}/messages?around=${id}&limit=1`);
+  } catch (error) {
+    await openRoom(store.rooms.has(slug) ? slug : defaultSlug());
+    composer.showError(error.status === 404
+      ? "That message does not exist, or you cannot see it."
+      : `Could not open the message: ${error.detail}`);
+    return;
+  }
+  if (!store.rooms.has(slug)) {
+    try {
+      await joinRoom(conn, slug);
+    } catch (error) {
+      composer.showError(`Could not open “${slug}”: ${error.detail}`);
+      return;
+    }
+  }
+  if (location.hash !== messageHref(slug, id)) history.replaceState(null, "", messageHref(slug, id));
+  const room = store.rooms.get(slug);
+  await openRoom(slug, { keepHash: true });
+  const rootId = found.focus ?? id;
+  for (let pages = 0; pages < PERMALINK_MAX_PAGES; pages += 1) {
+    if (room.messages.some((message) => message.id === rootId) || !room.hasMoreBefore) break;
+    await loadOlder(conn, store, room, changed);
+  }
+  const shown = await showMessage(`msg-${rootId}`);
+  if (rootId !== id) {
+    threads.open(room, rootId);
+    await showMessage(`thread-msg-${id}`);
+  } else if (!shown) {
+    composer.showError("That message is too far back to show here; scroll up to find it.");
+  }
+}
+
+async function copyLink(id, button) {
+  const room = store.current;
+  if (!room) return;
+  const url = `${location.origin}${location.pathname}${messageHref(room.slug, id)}`;
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    window.prompt("Copy the link to this message:", url);
+    return;
+  }
+  button.classList.add("is-done");
+  button.title = "Link copied";
+  announce("Link copied.");
+  setTimeout(() => {
+    button.classList.remove("is-done");
+    button.title = "Copy link";
+  }, 2000);
+}
+
+// A search hit opens its room at the message, as a permalink does.
+setUpSearch(store, { open: async (slug, id) => {
+  history.pushState(null, "", messageHref(slug, id));
+  await openMessage(slug, id);
 } });
 
 setUpDialogs(store, {

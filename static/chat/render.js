@@ -13,6 +13,7 @@
 import { h, reconcile, setText } from "./dom.js";
 import { dayKey, dayLabel, displayName, fullLabel, timeLabel } from "./format.js";
 import { icon } from "./icons.js";
+import { messageHref } from "./sidebar.js";
 import { reactionChips } from "./reactions.js";
 import { mentionsUser } from "./store.js";
 
@@ -326,7 +327,11 @@ export class MessageList {
   contents(row, { editing, confirming, moderating, unreadReplies, busy, archived }) {
     const { message, pending, date } = row;
     const author = displayName(message.author);
-    const time = h("time", { datetime: message.created_at, title: fullLabel(date) }, timeLabel(date));
+    const stamp = h("time", { datetime: message.created_at }, timeLabel(date));
+    // Every message's time is its permalink (#/r/<slug>/m/<id>).
+    const time = pending ? stamp : h("a", {
+      class: "msg-permalink", href: messageHref(message.room, message.id), title: `${fullLabel(date)}: link to this message`,
+    }, stamp);
     const avatar = h("img", { class: "avatar", src: message.author?.avatar_url || "", alt: "", width: 36, height: 36, loading: "lazy" });
     // The @username beside a display name: display names are not unique, usernames are.
     const username = message.author?.username;
@@ -431,6 +436,9 @@ export class MessageList {
         "aria-label": `${message.pinned ? "Unpin" : "Pin"} ${whose} from ${when}`, title: message.pinned ? "Unpin" : "Pin",
         "aria-busy": pinBusy ? "true" : null,
       }, icon("pin", 16)),
+      h("button", {
+        type: "button", class: "icon-button", "data-action": "copy-link", "aria-label": `Copy a link to ${whose} from ${when}`, title: "Copy link",
+      }, icon("link", 16)),
       own ? h("button", { type: "button", class: "icon-button", "data-action": "edit", "aria-label": `Edit your message from ${when}`, title: "Edit" },
         icon("edit", 16)) : null,
       own || moderating ? h("button", {
@@ -530,6 +538,9 @@ export class MessageList {
       case "pin":
       case "unpin":
         this.on.pin?.(id, button.dataset.action === "pin");
+        break;
+      case "copy-link":
+        this.on.copyLink?.(id, button);
         break;
       default:
     }

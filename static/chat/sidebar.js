@@ -12,6 +12,11 @@ export function roomHref(slug) {
   return `#/r/${encodeURIComponent(slug)}`;
 }
 
+/** A message's permalink: its room's address plus `/m/<id>` (docs/protocol.md). */
+export function messageHref(slug, id) {
+  return `${roomHref(slug)}/m/${id}`;
+}
+
 function roomLabel(room) {
   const muted = room.notify === "none";
   const unread = !room.unread ? "" : muted ? ", unread messages (muted)" : `, ${room.unread} unread`;
