@@ -314,8 +314,11 @@ def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bo
                 creator=user,
                 direct_key=direct_key,
             )
-            for member in sorted((user, other), key=lambda member: member.pk):
+            members = sorted((user, other), key=lambda member: member.pk)
+            for member in members:
                 Membership.objects.create(room=room, user=member)
+            # Each one's room object names the other (its peer): both must be members first.
+            for member in members:
                 events.room_added(member, room)
     except IntegrityError:
         return Room.objects.get(direct_key=direct_key), False

@@ -296,3 +296,16 @@ async def test_a_poll_whose_token_is_revoked_while_waiting_gets_401(bob):
     assert await in_db(token_revoke)(user=bob, token_id=token.pk)
     status, _ = await asyncio.wait_for(waiting, 10)
     assert status == 401
+
+
+async def test_a_new_direct_room_arrives_named_after_the_other_person_for_both(
+    alice, bob, bob_polls, alice_api
+):
+    alice_polls = poller_for(alice_api)
+    for polls in (alice_polls, bob_polls):
+        await polls.start()
+    await in_db(services.direct_room_open)(user=bob, username="alice")
+    for polls, peer in ((alice_polls, "bob"), (bob_polls, "alice")):
+        frames = await polls.poll(timeout=5)
+        (added,) = [f for f in frames if f["type"] == "room_added"]
+        assert (added["room"]["kind"], added["room"]["peer"]) == ("direct", peer)
