@@ -241,12 +241,6 @@ class PageQuery(Schema):
         "main timeline a reply stands for its root. Not with `before`/`after`.",
     )
 
-    @model_validator(mode="after")
-    def one_cursor(self) -> Self:
-        if self.around is not None and (self.before is not None or self.after is not None):
-            raise ValueError("around cannot be combined with before or after")
-        return self
-
 
 class PollQuery(Schema):
     after: MessageId | None = Field(
@@ -495,27 +489,14 @@ def message_list(request: HttpRequest, slug: RoomSlug, query: Query[PageQuery]) 
     the page is that thread's replies, and `root` is the root.
     """
     room = selectors.room_for_user(user=request.auth, slug=slug)
-    root = selectors.thread_root(room=room, thread=query.thread) if query.thread else None
-    extra = {}
-    if query.around is not None:
-        around = selectors.messages_around(
-            room=room, around=query.around, limit=query.limit, thread=root.pk if root else None
-        )
-        messages, has_more = around.messages, around.has_more
-        extra = {"has_newer": around.has_newer, "focus": around.focus}
-    else:
-        messages, has_more = selectors.messages_page(
-            room=room,
-            before=query.before,
-            after=query.after,
-            limit=query.limit,
-            thread=root.pk if root else None,
-        )
-    messages_out = [selectors.message_payload(m) for m in messages]
-    page = {"messages": messages_out, "has_more": has_more, **extra}
-    if root is not None:
-        page["root"] = selectors.message_payload(root)
-    return page
+    return selectors.history_page(
+        room=room,
+        before=query.before,
+        after=query.after,
+        around=query.around,
+        limit=query.limit,
+        thread=query.thread,
+    )
 
 
 @router.get(

@@ -395,47 +395,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         say nothing about which of the timeline's live messages were sent).
         """
         room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        before = selectors.message_id_arg("before", frame.get("before"))
-        after = selectors.message_id_arg("after", frame.get("after"))
-        root = None
-        if frame.get("thread") is not None:
-            root = selectors.thread_root(room=room, thread=frame.get("thread"))
-        extra = {}
-        if frame.get("around") is not None:
-            if before is not None or after is not None:
-                raise ClientError("invalid", "around cannot be combined with before or after.")
-            around = selectors.messages_around(
-                room=room,
-                around=frame.get("around"),
-                limit=frame.get("limit"),
-                thread=root.pk if root else None,
-            )
-            messages, has_more = around.messages, around.has_more
-            extra = {"has_newer": around.has_newer, "focus": around.focus}
-        else:
-            messages, has_more = selectors.messages_page(
-                room=room,
-                before=before,
-                after=after,
-                limit=frame.get("limit"),
-                thread=root.pk if root else None,
-            )
-        page, cut = selectors.fit_page(
-            [selectors.message_payload(m) for m in messages],
-            keep="oldest" if after is not None else "newest",
+        page = selectors.history_page(
+            room=room,
+            before=frame.get("before"),
+            after=frame.get("after"),
+            around=frame.get("around"),
+            limit=frame.get("limit"),
+            thread=frame.get("thread"),
         )
-        payload = {
-            "type": "history",
-            "room": room.slug,
-            "messages": page,
-            "has_more": has_more or cut,
-            **extra,
-        }
-        if root is not None:
-            payload["thread"] = root.pk
-            payload["root"] = selectors.message_payload(root)
-            return None, payload
-        return room.pk, payload
+        payload = {"type": "history", "room": room.slug, **page}
+        return (None if "thread" in page else room.pk), payload
 
     async def cmd_history(self, frame: dict, ref: str | None) -> None:
         room_id, payload = await self._history(frame)

@@ -225,7 +225,8 @@ class EventsListener(PollListener):
     linger = LINGER_SECS
 
     def __init__(self, *, cursor: EventCursor, session_key: str, token_id: int | None) -> None:
-        groups = [*map(room_group, cursor.rooms), user_group(cursor.user_id)]
+        self.own_group = user_group(cursor.user_id)
+        groups = [*map(room_group, cursor.rooms), self.own_group]
         super().__init__(groups=groups, session_key=session_key, token_id=token_id)
         self.cursor = cursor
         self.live = LiveFrames()
@@ -235,7 +236,7 @@ class EventsListener(PollListener):
         room_id = event.get("room_id")
         if kind == "chat.close":
             await super().relay_event(event)
-        elif event.get("group") == user_group(self.cursor.user_id):
+        elif event.get("group") == self.own_group:
             self.arrived.set()  # one of the user's own events: read from the database
         elif kind == "chat.frame" and room_id in self.cursor.rooms:
             seq = event.get("seq")

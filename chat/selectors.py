@@ -298,6 +298,44 @@ def messages_around(
     )
 
 
+def history_page(
+    *,
+    room: Room,
+    before: object = None,
+    after: object = None,
+    around: object = None,
+    limit: object = None,
+    thread: object = None,
+) -> dict:
+    """``{messages, has_more}`` of the main timeline, or of a thread's replies (with
+    ``thread`` and ``root``), newest, ``before`` / ``after`` an id or ``around`` one
+    (with ``has_newer`` and ``focus``): the page ``history`` and ``GET …/messages``
+    answer, cut to PAGE_MAX_BYTES."""
+    before = message_id_arg("before", before)
+    after = message_id_arg("after", after)
+    root = thread_root(room=room, thread=thread) if thread is not None else None
+    root_id = root.pk if root else None
+    page: dict = {}
+    if around is not None:
+        if before is not None or after is not None:
+            raise ClientError("invalid", "around cannot be combined with before or after.")
+        found = messages_around(room=room, around=around, limit=limit, thread=root_id)
+        messages, has_more = found.messages, found.has_more
+        page = {"has_newer": found.has_newer, "focus": found.focus}
+    else:
+        messages, has_more = messages_page(
+            room=room, before=before, after=after, limit=limit, thread=root_id
+        )
+    payloads, cut = fit_page(
+        [message_payload(m) for m in messages], keep="oldest" if after is not None else "newest"
+    )
+    page = {"messages": payloads, "has_more": has_more or cut, **page}
+    if root is not None:
+        page["thread"] = root.pk
+        page["root"] = message_payload(root)
+    return page
+
+
 def member_payload(membership: Membership, online: set[int]) -> dict:
     return {
         **user_payload(membership.user),

@@ -73,37 +73,3 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
-
-
-class InlineInAsyncMixin:
-    """Run a stock Django middleware's hooks on the event loop, not in a thread.
-
-    Django's MiddlewareMixin, in async mode, sends ``process_request``,
-    ``process_view`` and ``process_response`` each through
-    ``sync_to_async(thread_sensitive=True)``: a hop to the request's thread and
-    back, about a dozen per request with the stock middleware, which costs more
-    CPU than a long poll's own work. The middleware listed below do no I/O in
-    those hooks (headers, cookies, redirects, lazy objects), so they run inline.
-    Any of them that ever touched the database would raise
-    SynchronousOnlyOperation rather than block the loop.
-    """
-
-    def __init__(self, get_response: Callable) -> None:
-        super().__init__(get_response)
-        sync_view_hook = getattr(self, "process_view", None)
-        if self.async_mode and sync_view_hook is not None:
-            # The handler adapts each process_view to its mode: an async one is
-            # awaited as it is, a sync one would go through sync_to_async.
-            async def process_view(*args):
-                return sync_view_hook(*args)
-
-            self.process_view = process_view
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        response = None
-        if hasattr(self, "process_request"):
-            response = self.process_request(request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
-        return response

@@ -571,16 +571,23 @@ async function route() {
     await openMessage(wanted, messageId);
     return;
   }
-  if (wanted && !store.rooms.has(wanted)) {
-    try {
-      await joinRoom(conn, wanted);
-    } catch (error) {
-      composer.showError(`Could not open “${wanted}”: ${error.detail}`);
-      openRoom(defaultSlug());
-      return;
-    }
+  if (wanted && !(await joinIfNeeded(wanted))) {
+    openRoom(defaultSlug());
+    return;
   }
   openRoom(wanted && store.rooms.has(wanted) ? wanted : defaultSlug());
+}
+
+/** Join a room the page does not hold yet (a public one); false, with the error shown, if not. */
+async function joinIfNeeded(slug) {
+  if (store.rooms.has(slug)) return true;
+  try {
+    await joinRoom(conn, slug);
+    return true;
+  } catch (error) {
+    composer.showError(`Could not open “${slug}”: ${error.detail}`);
+    return false;
+  }
 }
 
 /** Make a room the open one: show what is held now, then fetch what is missing. */
@@ -982,14 +989,7 @@ async function openMessage(slug, id) {
       : `Could not open the message: ${error.detail}`);
     return;
   }
-  if (!store.rooms.has(slug)) {
-    try {
-      await joinRoom(conn, slug);
-    } catch (error) {
-      composer.showError(`Could not open “${slug}”: ${error.detail}`);
-      return;
-    }
-  }
+  if (!(await joinIfNeeded(slug))) return;
   if (location.hash !== messageHref(slug, id)) history.replaceState(null, "", messageHref(slug, id));
   const room = store.rooms.get(slug);
   await openRoom(slug, { keepHash: true });

@@ -18,7 +18,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from tests.support.conversation_state import Viewer, differences, effect, fresh_view
-from tests.support.live import bearer, json_request
+from tests.support.live import json_request
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -93,16 +93,6 @@ def seq_owner(frame: dict) -> tuple[str, int]:
     if "message" in frame:
         return frame["message"]["room"], frame["message"]["id"]
     return frame["room"], frame["id"]
-
-
-@pytest.fixture
-async def people(make_user, token_for) -> dict:
-    result = {}
-    for name in ("alice", "bob", "carol", "dave"):
-        user = await sync_to_async(make_user)(name)
-        user.headers = bearer(await sync_to_async(token_for)(user))
-        result[name] = user
-    return result
 
 
 async def test_two_replicas_every_kind_of_change_and_a_resync_on_the_other_replica(

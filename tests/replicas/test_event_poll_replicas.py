@@ -15,23 +15,13 @@ from asgiref.sync import sync_to_async
 
 from tests.support.conversation_state import differences, fresh_view
 from tests.support.event_poller import EventPoller
-from tests.support.live import bearer, json_request
+from tests.support.live import json_request
 from tests.support.metrics import scrape
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
 ROOM = "general"
 POSTS_PER_WRITER = 40
-
-
-@pytest.fixture
-async def people(make_user, token_for) -> dict:
-    result = {}
-    for name in ("alice", "bob", "carol", "dave"):
-        user = await sync_to_async(make_user)(name)
-        user.headers = bearer(await sync_to_async(token_for)(user))
-        result[name] = user
-    return result
 
 
 async def call(base_url: str, headers: dict, method: str, path: str, body: dict | None = None):

@@ -22,7 +22,7 @@ def test_each_silenced_deploy_check_has_its_middleware_in_place(check):
 
 
 def test_the_inline_middleware_hold_no_hook_that_would_hop_threads():
-    from project.middleware import InlineInAsyncMixin
+    from project.inline_middleware import InlineInAsyncMixin
 
     inline = [import_string(p) for p in settings.MIDDLEWARE if "inline_middleware" in p]
     assert len(inline) == 5
