@@ -23,6 +23,9 @@ const PATHS = {
   pin: ["M9 4h6", "M10 4v6l-3 4h10l-3-4V4", "M12 14v7"],
   bell: ["M6 16V11a6 6 0 0 1 12 0v5l2 2H4z", "M10 21h4"],
   keyboard: ["M3 6h18v12H3z", "M7 10h.01", "M11 10h.01", "M15 10h.01", "M8 14h8"],
+  paperclip: ["M20 11.5l-8.2 8.2a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8"],
+  file: ["M6 3h8l5 5v13H6z", "M14 3v5h5"],
+  download: ["M12 4v11", "M7 10l5 5l5-5", "M5 20h14"],
 };
 
 const SVG = "http://www.w3.org/2000/svg";
