@@ -24,8 +24,13 @@ function cookie(name) {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+/** The CSRF token for an unsafe request sent outside apiRequest (an upload's XMLHttpRequest). */
+export function currentCsrfToken() {
+  return cookie("csrftoken") || csrfToken;
+}
+
 /** Turn any error body (a string, or django-ninja's list of {loc,msg}) into one sentence. */
-function describe(body, status) {
+export function describe(body, status) {
   const detail = body?.detail ?? body?.message;
   if (typeof detail === "string" && detail) return detail;
   if (Array.isArray(detail) && detail.length) {
@@ -49,7 +54,7 @@ function describe(body, status) {
 export async function apiRequest(method, path, body, { signal } = {}) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin", signal };
-  if (method !== "GET") headers["X-CSRFToken"] = cookie("csrftoken") || csrfToken;
+  if (method !== "GET") headers["X-CSRFToken"] = currentCsrfToken();
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
