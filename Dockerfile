@@ -7,9 +7,10 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /venv
-# Only the dependency list first, so code changes reuse this layer.
-COPY pyproject.toml /src/
-RUN /venv/bin/pip install /src
+# Only the lock first, so code changes reuse this layer: the runtime
+# dependencies at exactly the versions and files (hashes) the tests ran with.
+COPY requirements.lock /src/
+RUN /venv/bin/pip install --require-hashes -r /src/requirements.lock
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

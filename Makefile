@@ -4,16 +4,33 @@ PY := $(VENV)/bin/python
 REPLICAS ?= 2
 PORT ?= 8080
 
-.PHONY: install run test test-fast lint format cluster bench system-deps
+# The lock tool (make lock); pinned so that every refresh resolves the same way.
+UV_VERSION ?= 0.13.8
+# Extra arguments for make lock: LOCK_ARGS=--upgrade, LOCK_ARGS="--upgrade-package channels".
+LOCK_ARGS ?=
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --quiet
 
-$(VENV)/.installed: pyproject.toml
-	@echo "==> creating $(VENV) and installing dependencies"
+.PHONY: install lock run test test-fast lint format cluster bench system-deps
+
+# Exactly the versions (and files, by hash) of requirements-dev.lock, then the
+# project itself without resolving anything again.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
+	@echo "==> creating $(VENV) and installing the locked dependencies"
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	$(VENV)/bin/pip install -q --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# Re-resolve pyproject.toml into both locks, keeping every pin it still allows
+# (docs/operations.md, "Upgrading dependencies"). The runtime lock (the image's)
+# is held to the dev lock's versions, so the image runs what the tests ran.
+lock: install
+	$(VENV)/bin/pip install -q "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -c requirements-dev.lock -o requirements.lock
 
 run: install
 	@echo "==> migrating the embedded SQLite database"
