@@ -1,6 +1,8 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
 
+from accounts.events import account_created
+
 # Notices that only repeat what the next page already shows: signing in lands
 # in the chat, which is proof enough. (Left queued, they surfaced pages later,
 # "Successfully signed in as ana." after signing out.) Every other notice is
@@ -35,7 +37,5 @@ class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request: HttpRequest, user, form, commit: bool = True):
         user = super().save_user(request, user, form, commit=commit)
         if commit:
-            from chat.services import user_onboard
-
-            user_onboard(user=user)
+            account_created.send(sender=type(self), user=user)
         return user

@@ -1,4 +1,4 @@
-"""Who is calling the HTTP API, the error shape every route shares, /me and /tokens.
+"""Who is calling the HTTP API, /me and /tokens.
 
 Two ways in, tried in this order:
 
@@ -23,7 +23,7 @@ from ninja.utils import check_csrf
 from accounts import services
 from accounts.identity import user_payload
 from accounts.models import ApiToken
-from chat.errors import ClientError
+from project.errors import ClientError, errors
 
 # Authentication
 # ------------------------------------------------------------------------------
@@ -58,26 +58,6 @@ class SessionAuth(APIKeyCookie):
         if check_csrf(request) is not None:
             raise HttpError(403, "CSRF check failed: send the csrftoken cookie in X-CSRFToken.")
         return user
-
-
-# The shared error shape
-# ------------------------------------------------------------------------------
-
-
-class ErrorOut(Schema):
-    detail: str = Field(description="What went wrong, for people.")
-    code: str | None = Field(
-        None, description="For programs: the WebSocket protocol's error code, when there is one."
-    )
-    errors: list[dict] | None = Field(
-        None, description="Each invalid field, for request validation errors (422)."
-    )
-
-
-def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
-    """Responses for an operation: the given statuses plus those any route can answer
-    (503 while PostgreSQL or Redis is unreachable)."""
-    return dict.fromkeys(sorted({400, 401, 413, 422, 503, *statuses}), ErrorOut)
 
 
 # Schemas

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.avatars import avatar_normalise
+from accounts.events import announce_profile_changed, announce_sessions_ended
 from accounts.models import ApiToken, Profile
-from chat import events
 
 TOKEN_PREFIX = "chat_"
 
@@ -104,7 +104,7 @@ def profile_update(
     profile.save()
     if (profile.display_name, profile.avatar.name if profile.avatar else "") != shown_before:
         # Everyone who shares a room with the user sees the new name and picture live.
-        transaction.on_commit(partial(events.user_updated, user.pk), robust=True)
+        transaction.on_commit(partial(announce_profile_changed, user.pk), robust=True)
     if replaced and replaced != profile.avatar.name:
         transaction.on_commit(partial(profile.avatar.storage.delete, replaced))
     return profile
@@ -118,7 +118,7 @@ def user_deactivate(*, user: AbstractBaseUser) -> None:
     # update(), not save(): accounts.signals would close the sockets a second time.
     type(user).objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
-    transaction.on_commit(partial(events.sessions_close, user.pk))
+    transaction.on_commit(partial(announce_sessions_ended, user.pk))
 
 
 def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:

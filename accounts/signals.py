@@ -1,5 +1,6 @@
 """Live sockets follow the account: logout, deactivation, a new password and a
-revoked API token close them.
+revoked API token end its sessions (accounts.events.sessions_ended, which the
+chat app answers by closing their sockets).
 
 Deactivating through ``accounts.services.user_deactivate`` (the admin does)
 closes the sockets itself; these receivers catch what happens elsewhere: a
@@ -16,8 +17,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts import services
+from accounts.events import announce_sessions_ended
 from accounts.models import ApiToken
-from chat import events
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.close_session_sockets")
@@ -25,7 +26,7 @@ def close_session_sockets(sender, request, user, **kwargs) -> None:
     """Only this session's sockets: other browsers and bearer-token scripts stay connected."""
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if user is not None and session_key:
-        events.sessions_close(user.pk, session_key=session_key)
+        announce_sessions_ended(user.pk, session_key=session_key)
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.note_deactivation")
@@ -44,7 +45,7 @@ def note_deactivation(sender, instance, raw: bool, update_fields, **kwargs) -> N
 def close_sockets_on_deactivation(sender, instance, **kwargs) -> None:
     if getattr(instance, "_chat_deactivating", False):
         instance._chat_deactivating = False
-        transaction.on_commit(partial(events.sessions_close, instance.pk))
+        transaction.on_commit(partial(announce_sessions_ended, instance.pk))
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.note_new_password")
@@ -70,7 +71,7 @@ def close_sockets_on_new_password(sender, instance, **kwargs) -> None:
     if getattr(instance, "_chat_new_password", False):
         instance._chat_new_password = False
         services.tokens_revoke_all(user=instance)
-        transaction.on_commit(partial(events.sessions_close, instance.pk))
+        transaction.on_commit(partial(announce_sessions_ended, instance.pk))
 
 
 @receiver(post_delete, sender=ApiToken, dispatch_uid="accounts.close_on_token_revoked")
@@ -78,5 +79,5 @@ def close_sockets_on_token_revoked(sender, instance, **kwargs) -> None:
     """However a token is deleted (revoked by its user, in the admin, with its user),
     the sockets opened with it close on every replica once that is committed."""
     transaction.on_commit(
-        partial(events.sessions_close, instance.user_id, token_id=instance.pk), robust=True
+        partial(announce_sessions_ended, instance.user_id, token_id=instance.pk), robust=True
     )

@@ -7,8 +7,8 @@ from django.db.models import Count
 from django.shortcuts import redirect
 
 from chat import services
-from chat.errors import ClientError
 from chat.models import Membership, Message, Room
+from project.errors import ClientError
 
 
 def _moderate(request, action, **kwargs) -> bool:

@@ -18,9 +18,9 @@ from ninja.errors import AuthenticationError
 from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 
 from accounts import selectors as people_selectors
-from accounts.api import UserOut, errors
+from accounts.api import UserOut
 from chat import event_poll, longpoll, presence, ratelimit, reactions, selectors, services
-from chat.errors import ClientError
+from project.errors import ClientError, errors
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
 # Rooms a user may not see answer 404, like rooms that do not exist.

@@ -15,11 +15,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import metrics, reactions, selectors, services, sessions, watchdog
-from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.models import Room
 from chat.relay import relay
+from project.errors import ClientError
 
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.

@@ -41,7 +41,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from chat import user_events
-from chat.errors import ClientError
 from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.longpoll import (
@@ -55,6 +54,7 @@ from chat.longpoll import (
 from chat.models import Membership, Room
 from chat.selectors import PAGE_MAX_BYTES, changes_page, room_payload
 from chat.user_events import CursorExpired
+from project.errors import ClientError
 
 __all__ = ["CursorExpired", "EventCursor", "PollEnded", "poll_events"]
 

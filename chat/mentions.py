@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from chat.errors import ClientError
 from chat.models import Membership, Room
+from project.errors import ClientError
 
 EVERYONE = frozenset({"room", "here"})
 # Distinct names read from one message; the rest is plain text.

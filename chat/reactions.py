@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from chat import events, metrics, ratelimit
 from chat.changes import room_change, take_seq
-from chat.errors import ClientError
 from chat.models import Message, Reaction
 from chat.services import message_for_member, message_still_live
+from project.errors import ClientError
 
 EMOJI_MAX_LENGTH = 32
 SHORT_NAME_RE = re.compile(r":[a-z0-9_+-]{1,30}:")

@@ -9,9 +9,9 @@ from django.db.models.functions import Coalesce
 
 from accounts.identity import display_name, user_payload
 from chat import presence
-from chat.errors import ClientError
 from chat.events import encode
 from chat.models import Membership, Mention, Message, Room, notify_level
+from project.errors import ClientError
 
 # daphne sends no frame over 1 MiB (--websocket_max_message_size); a page of long
 # messages can be bigger, so pages are cut to this and say has_more, and the

@@ -17,11 +17,11 @@ from django.utils import timezone
 from accounts.services import profile_ensure
 from chat import events, metrics, ratelimit
 from chat.changes import room_change, take_seq
-from chat.errors import ClientError
 from chat.mentions import mentions_markup, mentions_resolve
 from chat.models import Membership, Mention, Message, Room
 from chat.rendering import render_markdown
 from chat.selectors import is_member, membership_of, mention_count, thread_root, unread_count
+from project.errors import ClientError
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 CLIENT_ID_MAX_LENGTH = 64

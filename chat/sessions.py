@@ -20,9 +20,9 @@ from django.db import close_old_connections
 from django.db.models import Count
 
 from chat import events, presence
-from chat.errors import ClientError
 from chat.models import Membership, Room
 from chat.selectors import rooms_for_user
+from project.errors import ClientError
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ cursor further behind is told to resync (``CursorExpired``).
 from django.conf import settings
 from django.db import connection, transaction
 
-from chat.errors import ClientError
 from chat.models import UserEvent, UserEventCounter
+from project.errors import ClientError
 
 # Old events are trimmed on every TRIM_EVERY-th event of a user, not on each.
 TRIM_EVERY = 100

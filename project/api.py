@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from accounts.api import BearerAuth, SessionAuth
 from accounts.api import router as accounts_router
 from chat.api import router as chat_router
-from chat.errors import ClientError
+from project.errors import ClientError
 from search.api import router as search_router
 
 logger = logging.getLogger(__name__)

@@ -4,10 +4,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from accounts.api import errors
 from chat import ratelimit
 from chat.api import MESSAGE_ID_MAX, MessageOut
-from chat.errors import ClientError
+from project.errors import ClientError, errors
 from search import selectors
 
 router = Router()

@@ -22,9 +22,9 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from chat.errors import ClientError
 from chat.models import Membership, Message, Room
 from chat.selectors import message_payload
+from project.errors import ClientError
 from search import index
 
 Q_MAX_LENGTH = 200

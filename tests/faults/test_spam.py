@@ -11,9 +11,9 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from chat import ratelimit, services
-from chat.errors import ClientError
 from chat.models import Membership, Room
 from chat.notifications import mention_notify
+from project.errors import ClientError
 
 pytestmark = [pytest.mark.django_db]
 

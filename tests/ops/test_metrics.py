@@ -95,8 +95,8 @@ async def test_error_replies_are_counted_by_code(make_user, connect):
 
 
 def test_rate_limit_refusals_are_counted(make_user, default_room, settings):
-    from chat.errors import ClientError
     from chat.services import message_post
+    from project.errors import ClientError
 
     settings.CHAT_RATE_LIMIT_BURST = 1
     settings.CHAT_RATE_LIMIT_PER_SECOND = 0.01

@@ -2,8 +2,8 @@
 
 import pytest
 
-from chat.errors import ClientError
 from chat.reactions import emoji_clean
+from project.errors import ClientError
 
 ONE_EMOJI = [
     "👍",

@@ -3,8 +3,8 @@
 import pytest
 
 from chat import selectors, services
-from chat.errors import ClientError
 from chat.models import Membership, Message, Room
+from project.errors import ClientError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,52 @@
+"""The apps depend one way: project.errors <- accounts <- chat (and search, files).
+
+A lower layer that imported a higher one would make the two one tangle; these
+read every module's imports (top level and inside functions) and fail on one
+that points up.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def pointing_at(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path} imports {name}"
+        for path, names in imported_modules(package).items()
+        for name in sorted(names)
+        if name.split(".")[0] in forbidden
+    ]
+
+
+@pytest.mark.parametrize(
+    ("package", "above"),
+    [
+        ("accounts", ("chat", "search", "files")),
+    ],
+)
+def test_a_lower_app_never_imports_a_higher_one(package: str, above: tuple[str, ...]) -> None:
+    assert pointing_at(package, above) == []
+
+
+def test_the_shared_error_module_is_a_leaf() -> None:
+    names = imported_modules("project")["project/errors.py"]
+    assert {name.split(".")[0] for name in names} <= {"typing", "ninja"}
