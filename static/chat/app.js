@@ -914,10 +914,11 @@ function mentionCandidates() {
 }
 
 const composer = new Composer({
-  submit(body) {
+  submit(body, attachments = []) {
     const room = store.current;
     if (!room) return false;
     const pending = store.addPending(room, body);
+    pending.attachments = attachments; // the uploads' objects: drawn while pending, sent as ids
     transmit(conn, store, pending, changed);
     conn.probe(); // a dead line is found out before the send would time out
     followNext = true;

@@ -69,6 +69,7 @@ const COMMANDS = {
   sync: async (f) => ({ type: "synced", ...(await call("GET", `${slugPath(f.room)}/changes${query({ since: f.since, limit: f.limit })}`)) }),
   async send(f) {
     const body = { body: f.body, client_id: f.client_id, ...(f.thread ? { thread: f.thread } : {}) };
+    if (f.attachments?.length) body.attachments = f.attachments;
     return { type: "message", message: await call("POST", `${slugPath(f.room)}/messages`, body) };
   },
   edit: async (f) => ({ type: "message_edited", message: await call("PATCH", messagePath(f.id), { body: f.body }) }),

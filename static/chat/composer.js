@@ -3,8 +3,11 @@
 // the user types. Errors from the server are shown right under it.
 // Two live on the page: the room's ("composer-*" elements) and the thread
 // panel's ("thread-composer-*", threads.js), which labels itself "Reply in thread".
+// A composer whose template has an attach button ("<prefix>-attach") also takes
+// files (uploads.js); Send then waits, disabled, until every upload is done.
 
 import { byId, setText } from "./dom.js";
+import { Uploads } from "./uploads.js";
 
 // The server shows "x is typing" for ~5 s per frame; one frame per 3 s keeps
 // the line steady without a frame per keystroke.
@@ -14,7 +17,7 @@ const MAX_HEIGHT_PX = 200;
 
 export class Composer {
   /**
-   * @param {object} on  submit(body) -> bool, typing(), editLast(), draftChanged(text)
+   * @param {object} on  submit(body, attachments) -> bool, typing(), editLast(), draftChanged(text)
    * @param {object} [options]  prefix: the elements' id prefix; label(room): the box's name
    */
   constructor(on, { prefix = "composer", label = null } = {}) {
@@ -28,6 +31,17 @@ export class Composer {
     this.hint = byId(`${prefix}-hint`);
     this.error = byId(`${prefix}-error`);
     this.lastTypingAt = 0;
+    this.uploads = document.getElementById(`${prefix}-attach`) ? new Uploads({
+      list: byId(`${prefix}-uploads`),
+      input: byId(`${prefix}-files`),
+      button: byId(`${prefix}-attach`),
+      textarea: this.input,
+      zone: this.form.closest("main, aside") || this.form,
+      dropHint: document.getElementById(`${prefix}-drop`),
+    }, {
+      changed: () => this.uploadsChanged(),
+      refused: (text) => this.showError(text, "limit"),
+    }) : null;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -61,12 +75,18 @@ export class Composer {
 
   submit() {
     const body = this.input.value;
-    if (!body.trim()) return;
+    const attachments = this.uploads?.ready() || [];
+    if (this.uploads?.busy()) {
+      this.showError("Wait until the files are uploaded (or cancel them), then send.", "uploads");
+      return;
+    }
+    if (!body.trim() && !attachments.length) return;
     if (body.length > MAX_LENGTH) {
       this.showError(`Too long: ${body.length} of ${MAX_LENGTH} characters. Shorten it or split it in two.`, "length");
       return;
     }
-    if (this.on.submit(body) === false) return;
+    if (this.on.submit(body, attachments) === false) return;
+    this.uploads?.clear();
     this.clearError();
     this.input.value = "";
     this.lastTypingAt = 0;
@@ -82,7 +102,8 @@ export class Composer {
     this.input.placeholder = !room ? label : room.archived ? "This room is archived: read only" : label;
     this.input.value = room?.draft || "";
     this.input.disabled = !room || room.archived;
-    this.sendButton.disabled = this.input.disabled;
+    this.uploads?.setRoom(room);
+    this.updateSend();
     // Archived rooms are read-only: say so where people would type.
     this.note.hidden = !room?.archived;
     this.hint.hidden = Boolean(room?.archived);
@@ -94,6 +115,16 @@ export class Composer {
 
   focus() {
     this.input.focus();
+  }
+
+  /** Send is off in an archived room, and while a file is still uploading. */
+  updateSend() {
+    this.sendButton.disabled = this.input.disabled || Boolean(this.uploads?.busy());
+  }
+
+  uploadsChanged() {
+    this.updateSend();
+    if (this.error.dataset.kind === "uploads" && !this.uploads.busy()) this.clearError();
   }
 
   autosize() {

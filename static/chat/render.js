@@ -10,6 +10,7 @@
 // cleaned again here as a second line of defence before it is attached.
 // Everything else (names, raw bodies of unsent messages) is text.
 
+import { attachmentList } from "./attachments.js";
 import { h, reconcile, setText } from "./dom.js";
 import { dayKey, dayLabel, displayName, fullLabel, timeLabel } from "./format.js";
 import { icon } from "./icons.js";
@@ -137,6 +138,7 @@ export function layout(room, me) {
       client_id: pending.client_id,
       author: me,
       body: pending.body,
+      attachments: pending.attachments || [],
       created_at: pending.createdAt.toISOString(),
     };
     push(message, pending.createdAt, pending);
@@ -352,6 +354,8 @@ export class MessageList {
       this.markMentions(body);
       main.append(body);
     }
+    const attachments = attachmentList(message);
+    if (attachments) main.append(attachments);
     if (pending) main.append(this.pendingStatus(pending));
     if (!pending) {
       const busyEmoji = new Set(busy.split("\n").filter((key) => key !== "pin"));

@@ -191,6 +191,7 @@ export function transmit(conn, store, pending, changed) {
   clearTimeout(pending.timer);
   const frame = { type: "send", room: pending.room, body: pending.body, client_id: pending.client_id, ref: pending.client_id };
   if (pending.thread) frame.thread = pending.thread;
+  if (pending.attachments?.length) frame.attachments = pending.attachments.map((a) => a.id);
   const sent = conn.isOpen && conn.send(frame);
   if (!sent) {
     pending.status = "waiting"; // resync() sends it once the socket is back
