@@ -16,6 +16,8 @@ to ``burst`` tokens; its settings (project/settings.py):
   per pause in typing, and the directory cannot be scraped quickly.
 - ``search``: message searches (GET /api/search), CHAT_RATE_LIMIT_SEARCH_PER_MINUTE (30)
   / _BURST (15): each is a full-text query over every room of the caller.
+- ``upload``: files uploaded (POST /api/uploads), CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE (20)
+  / _UPLOADS_BURST (10): each is up to 10 MiB stored and an image decoded.
 
 CHAT_RATE_LIMIT_ENABLED=0 turns every bucket off.
 """
@@ -29,7 +31,15 @@ from django.conf import settings
 from chat.redis_client import get_redis, key
 
 Bucket = Literal[
-    "post", "room_create", "invite", "dm", "mention_email", "people_search", "search", "typing"
+    "post",
+    "room_create",
+    "invite",
+    "dm",
+    "mention_email",
+    "people_search",
+    "search",
+    "typing",
+    "upload",
 ]
 # POST /api/rooms/{slug}/typing: a frame to every member each time, so at most one
 # every 2 s sustained (the socket's own throttle, chat/consumers.py), bursts of 3.
@@ -84,6 +94,11 @@ def bucket_limits(bucket: Bucket) -> tuple[float, int]:
         )
     if bucket == "typing":
         return TYPING_PER_SECOND, TYPING_BURST
+    if bucket == "upload":
+        return (
+            settings.CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE / 60,
+            settings.CHAT_RATE_LIMIT_UPLOADS_BURST,
+        )
     raise ValueError(f"unknown rate-limit bucket {bucket!r}")
 
 

@@ -87,6 +87,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "accounts",
     "chat",
+    "files",
     "search",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -393,6 +394,45 @@ CHAT_MENTION_EMAILS_PER_MESSAGE = env.int("CHAT_MENTION_EMAILS_PER_MESSAGE", 20)
 CHAT_MENTION_EMAIL_INTERVAL_SECS = env.int("CHAT_MENTION_EMAIL_INTERVAL_SECS", 600)
 CHAT_MENTION_EMAILS_PER_HOUR = env.float("CHAT_MENTION_EMAILS_PER_HOUR", 20.0)
 CHAT_MENTION_EMAILS_BURST = env.int("CHAT_MENTION_EMAILS_BURST", 10)
+
+# FILES (files/, docs/files.md)
+# ------------------------------------------------------------------------------
+# One upload's bytes (413 beyond); API bodies of POST /api/uploads may exceed it by
+# a little (the multipart framing), so the app, not a proxy, answers the 413.
+CHAT_UPLOAD_MAX_BYTES = env.int("CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Pixels of one image, read from its header before decoding (422 beyond): 16 M keeps
+# a 12-megapixel phone photo (4032×3024) and refuses a 4096×4096 image (16.8 M),
+# whose decoding alone would take 64 MiB of RGBA.
+CHAT_UPLOAD_MAX_PIXELS = env.int("CHAT_UPLOAD_MAX_PIXELS", 16_000_000)
+# Uploads never attached to a message are removed after this (files_cleanup).
+CHAT_UPLOAD_UNUSED_TTL = env.int("CHAT_UPLOAD_UNUSED_TTL", 24 * 60 * 60)
+CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE = env.float("CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE", 20.0)
+CHAT_RATE_LIMIT_UPLOADS_BURST = env.int("CHAT_RATE_LIMIT_UPLOADS_BURST", 10)
+# Set (e.g. /_protected/) where nginx has an `internal` location aliasing MEDIA_ROOT:
+# the app checks access and answers X-Accel-Redirect, nginx sends the bytes.
+CHAT_FILES_ACCEL_REDIRECT = env.str("CHAT_FILES_ACCEL_REDIRECT", default="")
+# Uploads larger than this are spooled to a temporary file while parsed, not kept in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+# Any S3-compatible store (AWS, MinIO, moto) instead of MEDIA_ROOT when a bucket is
+# named; credentials come from boto3's usual places (AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, a profile, an instance role). Without X-Accel the app
+# redirects a reader to a presigned URL valid CHAT_S3_URL_EXPIRY_SECS.
+CHAT_S3_BUCKET = env.str("CHAT_S3_BUCKET", default="")
+CHAT_S3_URL_EXPIRY_SECS = env.int("CHAT_S3_URL_EXPIRY_SECS", 300)
+if CHAT_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": CHAT_S3_BUCKET,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "location": env.str("CHAT_S3_PREFIX", default=""),
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": CHAT_S3_URL_EXPIRY_SECS,
+            "file_overwrite": False,
+        },
+    }
 
 # LOGGING: one line per event
 # ------------------------------------------------------------------------------
