@@ -1,8 +1,10 @@
 """Operators' moderation: every change that members would see goes through chat.services,
 so the admin emits the same live events as the WebSocket and the API."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import redirect
 
@@ -36,8 +38,39 @@ class MembershipInline(admin.TabularInline):
         return not direct and super().has_delete_permission(request, obj)
 
 
+class RoomAdminForm(forms.ModelForm):
+    """A new room's fields follow the same rules as one created in the chat."""
+
+    class Meta:
+        model = Room
+        fields = ["name", "slug", "topic", "kind", "creator", "archived", "is_default"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.pk is None and not self.errors:
+            try:
+                services.room_fields_check(
+                    name=data.get("name"),
+                    slug=data.get("slug"),
+                    kind=data.get("kind"),
+                    topic=data.get("topic"),
+                )
+            except ClientError as error:
+                raise ValidationError(error.detail) from None
+        return data
+
+
+def _adopt(obj: Room, room: Room) -> None:
+    """Make the admin's unsaved object the room the service created (inlines attach to it)."""
+    for field in Room._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(room, field.attname))
+    obj._state.adding = False
+    obj._state.db = room._state.db
+
+
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
+    form = RoomAdminForm
     list_display = ["name", "slug", "kind", "is_default", "archived", "member_count", "created"]
     list_filter = ["kind", "is_default", "archived"]
     search_fields = ["name", "slug", "topic"]
@@ -63,8 +96,25 @@ class RoomAdmin(admin.ModelAdmin):
             services.room_archive(by=request.user, room=room, archived=False)
 
     def save_model(self, request, obj: Room, form, change: bool) -> None:
+        if not change:
+            # Through the service: the room gets its owner (the chosen creator, else
+            # the operator), who hears `room_added`; members added below are invited.
+            room = services.room_create(
+                creator=obj.creator or request.user,
+                name=obj.name,
+                slug=obj.slug,
+                kind=obj.kind,
+                topic=obj.topic,
+                is_default=obj.is_default,
+                by_operator=True,
+            )
+            archived = obj.archived
+            _adopt(obj, room)
+            if archived:
+                services.room_archive(by=request.user, room=obj, archived=True)
+            return
         super().save_model(request, obj, form, change)
-        changed = set(form.changed_data) if change else set()
+        changed = set(form.changed_data)
         if changed & {"name", "topic"}:
             services.room_update(by=request.user, room=obj, name=obj.name, topic=obj.topic)
         if "archived" in changed:

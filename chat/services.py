@@ -44,28 +44,49 @@ def user_onboard(*, user: AbstractBaseUser) -> None:
             _on_commit(events.member_joined, membership)
 
 
-@transaction.atomic
-def room_create(
-    *, creator: AbstractBaseUser, name: str, slug: str, kind: str = "public", topic: str = ""
-) -> Room:
+def room_fields_check(*, name: object, slug: object, kind: object, topic: object) -> None:
+    """What a new room's fields must be (the API, the socket and the admin's form)."""
     if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
         raise ClientError("invalid", "kind must be 'public' or 'private'.")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise ClientError("invalid", "slug must be 1-50 lowercase letters, digits or dashes.")
     if slug.startswith("dm-"):
         raise ClientError("invalid", "slugs starting with 'dm-' are reserved.")
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 100:
         raise ClientError("invalid", "name must be 1-100 characters.")
-    if len(topic or "") > 250:
+    if not isinstance(topic or "", str) or len(topic or "") > 250:
         raise ClientError("invalid", "topic must be at most 250 characters.")
     if "\x00" in name or "\x00" in (topic or ""):
         raise ClientError("invalid", "name and topic must not contain NUL characters.")
+
+
+@transaction.atomic
+def room_create(
+    *,
+    creator: AbstractBaseUser,
+    name: str,
+    slug: str,
+    kind: str = "public",
+    topic: str = "",
+    is_default: bool = False,
+    by_operator: bool = False,
+) -> Room:
+    """A new public or private room, owned by its creator, who hears `room_added`.
+
+    ``by_operator``: created in the admin for ``creator``; their room cap and the
+    creation rate limit do not apply.
+    """
+    room_fields_check(name=name, slug=slug, kind=kind, topic=topic)
+    name = name.strip()
     if Room.objects.filter(slug=slug).exists():
         raise ClientError("conflict", f"A room with the slug '{slug}' already exists.")
-    _room_cap_check(creator, yourself=True)
-    _spend_token(creator, "room_create", "You are creating rooms too fast; try again later.")
-    room = Room.objects.create(slug=slug, name=name, topic=topic or "", kind=kind, creator=creator)
+    if not by_operator:
+        _room_cap_check(creator, yourself=True)
+        _spend_token(creator, "room_create", "You are creating rooms too fast; try again later.")
+    room = Room.objects.create(
+        slug=slug, name=name, topic=topic or "", kind=kind, creator=creator, is_default=is_default
+    )
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     events.room_added(creator, room)
     return room
