@@ -27,7 +27,8 @@ export function formatSize(bytes) {
     value /= 1024;
     unit += 1;
   }
-  const shown = value < 10 && unit > 0 ? value.toFixed(1) : String(Math.round(value));
+  // One decimal below 10 ("2.9 KB", "1.4 MB"), none when it is .0 or above ("2 KB", "58 KB").
+  const shown = value < 10 ? String(Number(value.toFixed(1))) : String(Math.round(value));
   return `${shown} ${UNITS[unit]}`;
 }
 

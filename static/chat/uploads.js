@@ -14,6 +14,8 @@ import { icon } from "./icons.js";
 // The server's limit per message (docs/api.md, `attachments`).
 export const MAX_ATTACHMENTS = 10;
 const UPLOAD_PATH = "/api/uploads";
+// Larger images get the file icon on their chip rather than a copy in memory as text.
+const PREVIEW_MAX_BYTES = 4 * 1024 * 1024;
 
 let nextKey = 1;
 
@@ -104,13 +106,30 @@ export class Uploads {
     if (!taken.length) return;
     const added = taken.map((file) => ({
       key: nextKey++, room, file, name: fileName(file), size: file.size,
-      status: "uploading", loaded: 0, xhr: null, attachment: null, error: "",
-      preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : null,
+      status: "uploading", loaded: 0, xhr: null, attachment: null, error: "", preview: null,
     }));
     this.queues.set(room, [...queue, ...added]);
-    for (const item of added) this.upload(item);
+    for (const item of added) {
+      this.upload(item);
+      this.readPreview(item);
+    }
     this.render();
     this.on.changed();
+  }
+
+  /**
+   * A small picture of an image on its chip. A data: URL, because the page's
+   * Content-Security-Policy allows data: images and not blob: ones.
+   */
+  readPreview(item) {
+    if (!item.file.type.startsWith("image/") || item.size > PREVIEW_MAX_BYTES) return;
+    const reader = new FileReader();
+    reader.addEventListener("load", () => {
+      if (!this.items(item.room).includes(item)) return;
+      item.preview = String(reader.result);
+      if (item.room === this.room) this.render();
+    });
+    reader.readAsDataURL(item.file);
   }
 
   paste(event) {
@@ -223,7 +242,6 @@ export class Uploads {
 
   drop(item) {
     item.xhr = null;
-    if (item.preview) URL.revokeObjectURL(item.preview);
     const queue = this.items(item.room).filter((candidate) => candidate !== item);
     if (queue.length) this.queues.set(item.room, queue);
     else this.queues.delete(item.room);
@@ -244,11 +262,12 @@ export class Uploads {
   }
 
   update(el, item) {
-    if (el._status === item.status) {
+    if (el._status === item.status && el._preview === item.preview) {
       this.progress(item, el);
       return;
     }
     el._status = item.status;
+    el._preview = item.preview;
     el.className = `upload upload-${item.status}`;
     const uploading = item.status === "uploading";
     const thumb = item.preview
