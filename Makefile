@@ -10,7 +10,7 @@ UV_VERSION ?= 0.13.8
 LOCK_ARGS ?=
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --quiet
 
-.PHONY: install lock run test test-fast lint format cluster bench system-deps
+.PHONY: install lock run test test-fast lint format cluster bench bench-search system-deps
 
 # Exactly the versions (and files, by hash) of requirements-dev.lock, then the
 # project itself without resolving anything again.
@@ -67,3 +67,7 @@ cluster: install system-deps
 
 bench: install
 	$(PY) bench/run.py
+
+# Search over 1,000,000 messages against icontains (bench/README.md); its own database.
+bench-search: install
+	$(PY) bench/search.py $(ARGS)
