@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Self
 
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -44,6 +44,7 @@ from chat.errors import ClientError
 from chat.groups import room_group, user_group
 from chat.models import Room
 from chat.relay import relay
+from project import compat
 
 # Under the 60 s idle timeout of common proxies and load balancers (nginx's
 # proxy_read_timeout, AWS ALB), with room for a slow response.
@@ -129,21 +130,11 @@ def release_connections() -> None:
 def release_request_thread() -> None:
     """Let the request's thread exit while the poll waits; a new one serves the rest.
 
-    Django runs each ASGI request in a ThreadSensitiveContext whose one-thread
-    executor, started by the request_started signal, otherwise stays parked
-    until the response is sent: one OS thread per waiting poll. Dropping the
-    executor from asgiref's map makes the next thread-sensitive call start a
-    fresh one. Contexts that bring their own executor are left alone, and so is
-    everything if asgiref stops keeping executors this way.
+    Without it each waiting poll parks one OS thread (its request's
+    thread-sensitive executor) until it answers: project/compat.py holds the
+    asgiref internals this takes, checked at start-up.
     """
-    context_var = getattr(SyncToAsync, "thread_sensitive_context", None)
-    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
-    context = context_var.get(None) if context_var is not None else None
-    if context is None or executors is None or getattr(context, "_executor", None) is not None:
-        return
-    executor = executors.pop(context, None)
-    if executor is not None:
-        executor.shutdown(wait=False)
+    compat.release_thread_sensitive_executor()
 
 
 class PollListener:

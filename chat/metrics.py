@@ -6,7 +6,6 @@ delivery latency) is a bisect and two additions on the event-loop thread, with
 no lock; what runs per event (counters) is a prometheus_client increment.
 """
 
-import logging
 import time
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from project import compat
 
 MESSAGES_ACCEPTED = Counter(
     "chat_messages_accepted", "Messages stored (counted on commit, by the replica that stored it)."
@@ -165,20 +166,9 @@ def delivered(sent_at: float) -> None:
 # ------------------------------------------------------------------------------
 
 
-class _OverCapacityFilter(logging.Filter):
-    """channels_redis reports group sends over capacity only in a log line; count them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "%s of %s channels over capacity in group %s" and record.args:
-            CHANNEL_LAYER_DROPS.labels("over_capacity").inc(int(record.args[0]))
-        return True
+def _over_capacity(skipped: int) -> None:
+    """channels_redis reports group sends over capacity only in a log line (project/compat.py)."""
+    CHANNEL_LAYER_DROPS.labels("over_capacity").inc(skipped)
 
 
-def _watch_channel_layer() -> None:
-    layer_log = logging.getLogger("channels_redis.core")
-    layer_log.addFilter(_OverCapacityFilter())
-    if not layer_log.isEnabledFor(logging.INFO):
-        layer_log.setLevel(logging.INFO)
-
-
-_watch_channel_layer()
+compat.watch_over_capacity(_over_capacity)

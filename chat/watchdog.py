@@ -42,6 +42,7 @@ from django.conf import settings
 from prometheus_client import Counter
 
 from chat.groups import room_group, user_group
+from project import compat
 
 log = logging.getLogger(__name__)
 
@@ -154,28 +155,17 @@ def _describe(index: int) -> str:
     return servers[index].describe() if index < len(servers) else str(index)
 
 
-class _PubSubFailureFilter(logging.Filter):
+def _pubsub_connection_broken(shard: int | None) -> None:
     """channels_redis reports a broken pub/sub connection only in a log line; act on it.
 
     Its receiver reconnects (and resubscribes) a second later, while other
     replicas may already publish again: the quarantine must start now, for the
-    shard whose connection broke (the logging frame's ``self``).
+    shard whose connection broke (project/compat.py reads the line).
     """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "Unexpected exception in receive task":
-            mark_lost("pub/sub connection broken", _failed_shard(record))
-        return True
+    mark_lost("pub/sub connection broken", shard)
 
 
-def _failed_shard(record: logging.LogRecord) -> int | None:
-    with contextlib.suppress(Exception):
-        connection = record.exc_info[2].tb_frame.f_locals["self"]
-        return connection.channel_layer._shards.index(connection)
-    return None
-
-
-logging.getLogger("channels_redis.pubsub").addFilter(_PubSubFailureFilter())
+compat.watch_receive_failures(_pubsub_connection_broken)
 
 
 def register(consumer) -> None:
