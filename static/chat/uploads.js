@@ -266,6 +266,7 @@ export class Uploads {
       this.progress(item, el);
       return;
     }
+    const hadFocus = el.contains(document.activeElement);
     el._status = item.status;
     el._preview = item.preview;
     el.className = `upload upload-${item.status}`;
@@ -290,6 +291,7 @@ export class Uploads {
         title: uploading ? "Cancel upload" : "Remove",
       }, icon("close", 16)),
     );
+    if (hadFocus) el.querySelector("[data-upload-remove]").focus(); // its label changed, not its place
   }
 
   progress(item, el = null) {
