@@ -15,6 +15,7 @@ import contextvars
 import hashlib
 import inspect
 import logging
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -280,16 +281,20 @@ OVER_CAPACITY = Reliance(
 )
 
 
+# The line as written, also once a handler's filter has formatted it in place
+# (project.logging.RedactCredentials leaves msg formatted and args None).
+_OVER_CAPACITY_LINE = re.compile(r"(\d+) of (\d+) channels over capacity in group \S+")
+
+
 def over_capacity_count(record: logging.LogRecord) -> int | None:
     """The number of channels a group_send skipped because they were full, if that is the line."""
-    if (
-        record.name == OVER_CAPACITY_LOGGER
-        and record.msg == OVER_CAPACITY_FORMAT
-        and isinstance(record.args, tuple)
-        and record.args
-    ):
-        return int(record.args[0])
-    return None
+    if record.name != OVER_CAPACITY_LOGGER:
+        return None
+    try:
+        line = _OVER_CAPACITY_LINE.fullmatch(record.getMessage())
+    except (TypeError, ValueError):
+        return None
+    return int(line.group(1)) if line else None
 
 
 def _probe_receive_failure() -> None:
