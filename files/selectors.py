@@ -18,7 +18,7 @@ def file_url(upload: Upload) -> str:
 
 
 def thumbnail_url(upload: Upload) -> str:
-    return f"/files/{upload.id}/thumb"
+    return f"/files/{upload.id}/thumb/{quote(upload.name, safe='')}"
 
 
 def attachment_payload(upload: Upload) -> dict:

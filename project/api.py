@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from accounts.api import BearerAuth, SessionAuth
 from accounts.api import router as accounts_router
 from chat.api import router as chat_router
+from files.api import router as files_router
 from project.errors import ClientError
 from search.api import router as search_router
 
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 # A request body larger than a WebSocket frame may be is refused before parsing.
 MAX_BODY_BYTES = settings.CHAT_MAX_FRAME_BYTES
+# POST /api/uploads carries a file: a little above the file's limit (the multipart
+# framing), so a file just over it gets the service's own 413 (files/services.py).
+UPLOAD_BODY_BYTES = settings.CHAT_UPLOAD_MAX_BYTES + 64 * 1024
 
 api = NinjaAPI(
     title="Chat API",
@@ -50,6 +54,7 @@ api = NinjaAPI(
 api.add_router("", accounts_router)
 api.add_router("", chat_router)
 api.add_router("", search_router)
+api.add_router("", files_router)
 
 
 def error(status: int, detail: str, *, code: str | None = None, **extra: object) -> JsonResponse:
@@ -137,9 +142,9 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
-def _refusal(request: HttpRequest) -> HttpResponse | None:
-    if _declared_length(request) > MAX_BODY_BYTES:
-        return error(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.", code="too_long")
+def _refusal(request: HttpRequest, limit: int) -> HttpResponse | None:
+    if _declared_length(request) > limit:
+        return error(413, f"Request bodies are limited to {limit} bytes.", code="too_long")
     return None
 
 
@@ -154,13 +159,13 @@ def _as_json(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def json_only(view: Callable) -> Callable:
+def json_only(view: Callable, *, max_body: int = MAX_BODY_BYTES) -> Callable:
     """Wrap a ninja view: refuse oversized bodies up front, answer 404 and 405 in JSON."""
     if inspect.iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if (refused := _refusal(request)) is not None:
+            if (refused := _refusal(request, max_body)) is not None:
                 return refused
             try:
                 return _as_json(await view(request, *args, **kwargs))
@@ -171,7 +176,7 @@ def json_only(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if (refused := _refusal(request)) is not None:
+        if (refused := _refusal(request, max_body)) is not None:
             return refused
         try:
             return _as_json(view(request, *args, **kwargs))
@@ -189,7 +194,8 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Http
 def _urlpatterns() -> list[URLPattern]:
     patterns, _, _ = api.urls
     for pattern in patterns:
-        pattern.callback = json_only(pattern.callback)
+        max_body = UPLOAD_BODY_BYTES if str(pattern.pattern) == "uploads" else MAX_BODY_BYTES
+        pattern.callback = json_only(pattern.callback, max_body=max_body)
     return [*patterns, re_path(r"", api_not_found)]
 
 

@@ -16,9 +16,15 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),
     path("api/", include("project.api")),
+    # Uploaded files, each after its access check (files/views.py).
+    path("files/", include("files.urls")),
 ]
 
 if settings.DEBUG:
     from django.conf.urls.static import static
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Avatars only: uploads under MEDIA_ROOT/uploads are served by /files/ after
+    # the access check, never straight from the media directory.
+    urlpatterns += static(
+        f"{settings.MEDIA_URL}avatars/", document_root=settings.MEDIA_ROOT / "avatars"
+    )

@@ -67,6 +67,8 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
     ("GET", "/api/users?q=ti", "-", None, everyone(200)),
     # Message search: anyone signed in searches their own rooms (never others').
     ("GET", "/api/search?q=hello", "-", None, everyone(200)),
+    # A JSON body carries no `file` field (tests/files/ upload real ones).
+    ("POST", "/api/uploads", "-", None, everyone(422)),
     # secret: private
     (
         "GET",
