@@ -38,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-SEED_VERSION = 1
+SEED_VERSION = 2
 SEED_TABLE = "bench_search_seed"
 ROOMS = 50
 UNREADABLE_ROOMS = 5  # the searcher is a member of the other 45
@@ -67,12 +67,21 @@ FREQUENT_TERM = "quokka"  # 1 message in 100
 UNCOMMON_TERM = "mojito"  # 1 in 1,000
 RARE_TERM = "zephyrix"  # 1 in 10,000
 VERY_RARE_TERM = "xylojinx"  # 1 in 1,000,000
+# Two hard cases for "newest first": as frequent as quokka, but all in the oldest
+# tenth of the history (a word nobody uses any more), or all in rooms the searcher
+# cannot read (another team's jargon): few or no hits among the newest messages.
+OLD_TERM = "jukebox"
+OTHERS_TERM = "zymurgy"
 PHRASE = ("velvet", "thunder")  # both words everyday (rank ~300), adjacent in 1 in 10,000
+# term: (share of all messages, where). "anywhere": its first message in a room the
+# searcher cannot read and its second deleted (neither may be found).
 PLANTED = {
-    FREQUENT_TERM: 1 / 100,
-    UNCOMMON_TERM: 1 / 1000,
-    RARE_TERM: 1 / 10_000,
-    VERY_RARE_TERM: 1 / 1_000_000,
+    FREQUENT_TERM: (1 / 100, "anywhere"),
+    UNCOMMON_TERM: (1 / 1000, "anywhere"),
+    RARE_TERM: (1 / 10_000, "anywhere"),
+    VERY_RARE_TERM: (1 / 1_000_000, "findable"),
+    OLD_TERM: (1 / 100, "oldest_tenth"),
+    OTHERS_TERM: (1 / 100, "unreadable"),
 }
 PHRASE_FREQUENCY = 1 / 10_000
 PHRASE_RANK = 300
@@ -87,7 +96,11 @@ QUERIES = (
     ("very_rare_1_in_1000000", VERY_RARE_TERM, [VERY_RARE_TERM], []),
     ("phrase", f'"{PHRASE[0]} {PHRASE[1]}"', [f"{PHRASE[0]} {PHRASE[1]}"], []),
     ("exclusion", f"{FREQUENT_TERM} -{COMMON_TERM}", [FREQUENT_TERM], [COMMON_TERM]),
+    ("old_frequent", OLD_TERM, [OLD_TERM], []),
+    ("others_rooms_frequent", OTHERS_TERM, [OTHERS_TERM], []),
 )
+# Kept out of the pooled summary figures (reported per term, and as the worst case).
+HARD_CASES = ("old_frequent", "others_rooms_frequent")
 KINDS = ("fts", "icontains")
 
 
@@ -149,23 +162,27 @@ class Corpus:
         self.occurrences = dict(self.expected)
 
     def _plants(self) -> tuple[dict[int, list[str]], dict[int, str]]:
+        """Message index -> terms planted there, and -> the rule for its room / deletion."""
         plants: dict[int, list[str]] = {}
-        for term, frequency in PLANTED.items():
-            for pos in planted_positions(self.n, frequency, self.rng):
+        forced: dict[int, str] = {}
+        findable: list[int] = []
+        for term, (share, where) in PLANTED.items():
+            if where == "oldest_tenth":
+                positions = planted_positions(self.n // 10, share * 10, self.rng)
+            else:
+                positions = planted_positions(self.n, share, self.rng)
+            for pos in positions:
                 plants.setdefault(pos, []).append(term)
+            if where == "anywhere" and len(positions) >= 3:
+                forced.setdefault(positions[0], "unreadable")
+                forced.setdefault(positions[1], "deleted")
+            elif where == "unreadable":
+                forced.update(dict.fromkeys(positions, where))
+            elif where == "findable":
+                findable += positions
+        forced.update(dict.fromkeys(findable, "findable"))  # last: nothing overrides it
         for pos in planted_positions(self.n, PHRASE_FREQUENCY, self.rng):
             plants.setdefault(pos, []).append(" ".join(PHRASE))
-        # A planted term's first message goes to a room the searcher cannot read, its
-        # second is deleted (neither may be found); the very rare one is always findable.
-        forced: dict[int, str] = {}
-        for term in PLANTED:
-            where = sorted(p for p, terms in plants.items() if term in terms)
-            if len(where) >= 3:
-                forced.setdefault(where[0], "unreadable")
-                forced.setdefault(where[1], "deleted")
-        for pos, terms in plants.items():
-            if VERY_RARE_TERM in terms:
-                forced[pos] = "findable"
         return plants, forced
 
     def rows(self):
@@ -261,7 +278,9 @@ def django_setup(db_name: str) -> None:
         CHAT_RATE_LIMIT_SEARCH_PER_MINUTE="1000000",
         CHAT_RATE_LIMIT_SEARCH_BURST="1000000",
     )
-    sys.path.insert(0, str(REPO))
+    # This file is bench/search.py: its directory, first on sys.path when run as a
+    # script, must not hide the product's `search` app.
+    sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic here
     import django
 
@@ -432,23 +451,44 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def measure(args: argparse.Namespace, plan: dict) -> dict:
-    from django.conf import settings
+    """Time every query both ways, interleaved; then count, EXPLAIN and summarise."""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from search import index, selectors
+    from search import selectors
 
     user = get_user_model().objects.get(username="searcher")
     size = selectors.search_limit(None)
     with connection.cursor() as cursor:
         cursor.execute(f"SET max_parallel_workers_per_gather = {int(args.parallel_workers)}")
+        cursor.execute("SELECT pg_backend_pid(), current_setting('jit')")
+        pid, jit = cursor.fetchone()
+    started = time.monotonic()
+    runs = timed_rounds(args, user, size, pid)
+    with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-        cursor.execute("SHOW jit")
-        jit = cursor.fetchone()[0]
-    samples = {(q[0], k): [] for q in QUERIES for k in KINDS}
-    cpu = {k: {"py": 0.0, "pg": 0.0, "n": 0} for k in KINDS}
-    hits: dict[tuple, list[int]] = {}
+        if cursor.fetchone()[0] != pid:
+            raise SystemExit("the PostgreSQL backend changed during the run: CPU not comparable")
+    measured = time.monotonic() - started
+    api = api_latencies(user, args.api_repeats)
+    terms = term_table(runs, api, user, plan)
+    plans = explain_all(args, user, size, terms)
+    block = {
+        "meta": _meta(args, plan, size, jit, measured),
+        "terms": terms,
+        "cpu": {kind: _cpu([runs[(q[0], kind)] for q in QUERIES if _pooled(q)]) for kind in KINDS},
+        **plans,
+    }
+    return {"summary": _summary(runs, terms, plan), "search": block}
+
+
+def _pooled(query: tuple) -> bool:
+    return query[0] not in HARD_CASES
+
+
+def timed_rounds(args: argparse.Namespace, user, size: int, pid: int) -> dict:
+    """(query name, kind) -> {"ms": [...], "py": CPU s, "pg": CPU s, "ids": last page}."""
+    runs = {(q[0], k): {"ms": [], "py": 0.0, "pg": 0.0, "ids": []} for q in QUERIES for k in KINDS}
     rng = random.Random(args.seed)
     rounds = args.warmup + args.repeats
     say(
@@ -460,108 +500,156 @@ def measure(args: argparse.Namespace, plan: dict) -> dict:
         order = list(QUERIES)
         rng.shuffle(order)
         for position, query in enumerate(order):
-            kinds = KINDS if (rnd + position) % 2 == 0 else KINDS[::-1]
-            for kind in kinds:
+            for kind in KINDS if (rnd + position) % 2 == 0 else KINDS[::-1]:
                 py0, pg0, t0 = time.process_time(), backend_cpu_ns(pid), time.perf_counter()
                 ids = run_once(kind, user, query, size)
                 t1, py1, pg1 = time.perf_counter(), time.process_time(), backend_cpu_ns(pid)
-                hits[(query[0], kind)] = ids
+                run = runs[(query[0], kind)]
+                run["ids"] = ids
                 if rnd >= args.warmup:
-                    samples[(query[0], kind)].append((t1 - t0) * 1000)
-                    cpu[kind]["py"] += py1 - py0
-                    cpu[kind]["pg"] += (pg1 - pg0) / 1e9
-                    cpu[kind]["n"] += 1
+                    run["ms"].append((t1 - t0) * 1000)
+                    run["py"] += py1 - py0
+                    run["pg"] += (pg1 - pg0) / 1e9
         say(f"  round {rnd + 1}/{rounds} done ({time.monotonic() - started:.0f} s)")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        if cursor.fetchone()[0] != pid:
-            raise SystemExit("the PostgreSQL backend changed during the run: CPU not comparable")
-    api = api_latencies(user, args.api_repeats)
+    return runs
+
+
+def _cpu(runs: list[dict]) -> dict:
+    n = sum(len(r["ms"]) for r in runs)
+    py, pg = sum(r["py"] for r in runs), sum(r["pg"] for r in runs)
+    return {
+        "queries": n,
+        "python_cpu_ms_per_query": round(py / n * 1000, 3),
+        "postgres_cpu_ms_per_query": round(pg / n * 1000, 3),
+        "queries_per_cpu_s": round(n / (py + pg), 2) if py + pg else None,
+    }
+
+
+def term_table(runs: dict, api: dict, user, plan: dict) -> dict:
+    from search import selectors
 
     say("counting every hit of each query both ways (not timed)")
     terms = {}
     for name, q, wanted, excluded in QUERIES:
-        fts, ico = samples[(name, "fts")], samples[(name, "icontains")]
+        fts, ico = runs[(name, "fts")], runs[(name, "icontains")]
         terms[name] = {
             "q": q,
-            "fts_p50_ms": round(statistics.median(fts), 3),
-            "fts_p99_ms": round(percentile(fts, 0.99), 3),
-            "icontains_p50_ms": round(statistics.median(ico), 3),
-            "icontains_p99_ms": round(percentile(ico, 0.99), 3),
+            "pooled": name not in HARD_CASES,
+            "fts_p50_ms": round(statistics.median(fts["ms"]), 3),
+            "fts_p99_ms": round(percentile(fts["ms"], 0.99), 3),
+            "icontains_p50_ms": round(statistics.median(ico["ms"]), 3),
+            "icontains_p99_ms": round(percentile(ico["ms"], 0.99), 3),
             "api_p50_ms": round(statistics.median(api[name]), 3) if api[name] else None,
-            "speedup_p50": round(statistics.median(ico) / statistics.median(fts), 2),
-            "page_hits": len(hits[(name, "fts")]),
-            "same_page": hits[(name, "fts")] == hits[(name, "icontains")],
+            "speedup_p50": round(statistics.median(ico["ms"]) / statistics.median(fts["ms"]), 2),
+            "fts_cpu": _cpu([fts]),
+            "icontains_cpu": _cpu([ico]),
+            "page_hits": len(fts["ids"]),
+            "same_page": fts["ids"] == ico["ids"],
             "hits_total_fts": selectors.search_queryset(user=user, q=q).count(),
             "hits_total_icontains": icontains_queryset(user, wanted, excluded).count(),
             "hits_expected": plan["expected"][name],
             "occurrences_all_rooms": plan["occurrences"][name],
         }
+    return terms
+
+
+def explain_all(args: argparse.Namespace, user, size: int, terms: dict) -> dict:
+    """EXPLAIN (ANALYZE, BUFFERS) of the product's page query per term; icontains' for one."""
+    from search import index, selectors
+
     say("EXPLAIN (ANALYZE, BUFFERS) of the product's query for each term")
     plans = {}
     for name, q, _wanted, _excluded in QUERIES:
         text = selectors.search_queryset(user=user, q=q)[: size + 1].explain(
             analyze=True, buffers=True
         )
-        plans[name] = text.splitlines()[: args.plan_lines]
+        plans[name] = key_lines(text, args.plan_lines)
         terms[name]["uses_gin_index"] = f"Bitmap Index Scan on {index.INDEX}" in text
-    name, _q, wanted, excluded = QUERIES[2]
-    icontains_plan = icontains_queryset(user, wanted, excluded)[: size + 1].explain(analyze=True)
+        terms[name]["plan_ms"] = _execution_ms(text)
+    _name, _q, wanted, excluded = next(q for q in QUERIES if q[0] == "rare_1_in_10000")
+    text = icontains_queryset(user, wanted, excluded)[: size + 1].explain(analyze=True)
+    return {"plans": plans, "icontains_plan_rare": key_lines(text, args.plan_lines)}
 
-    fts_all = [v for (n, k), vs in samples.items() if k == "fts" for v in vs]
-    ico_all = [v for (n, k), vs in samples.items() if k == "icontains" for v in vs]
 
-    def per_cpu(kind: str) -> dict:
-        c = cpu[kind]
-        return {
-            "queries": c["n"],
-            "python_cpu_ms_per_query": round(c["py"] / c["n"] * 1000, 3),
-            "postgres_cpu_ms_per_query": round(c["pg"] / c["n"] * 1000, 3),
-            "queries_per_cpu_s": round(c["n"] / (c["py"] + c["pg"]), 2),
-        }
+def key_lines(plan: str, top: int) -> list[str]:
+    """The plan's top lines, then each scan of chat_message with its condition lines."""
+    lines = plan.splitlines()
+    kept = lines[:top]
+    for i, line in enumerate(lines[top:], start=top):
+        if "Scan" in line and ("chat_message" in line or "search_vector" in line):
+            kept.append(line)
+            kept += [
+                more
+                for more in lines[i + 1 : i + 4]
+                if more.strip().startswith(("Filter", "Recheck", "Index Cond", "Rows Removed"))
+            ]
+        elif line.startswith(("Planning Time", "Execution Time")):
+            kept.append(line)
+    return kept
 
-    summary = {
+
+def _execution_ms(plan: str) -> float | None:
+    for line in plan.splitlines():
+        if line.startswith("Execution Time:"):
+            return float(line.split()[2])
+    return None
+
+
+def _summary(runs: dict, terms: dict, plan: dict) -> dict:
+    def pooled(kind: str) -> list[float]:
+        return [v for q in QUERIES if _pooled(q) for v in runs[(q[0], kind)]["ms"]]
+
+    fts, ico = pooled("fts"), pooled("icontains")
+    worst = max(terms, key=lambda name: terms[name]["fts_p50_ms"])
+    speedups = [t["speedup_p50"] for t in terms.values() if t["pooled"]]
+    return {
         "search_messages": plan["messages"],
-        "search_p50_ms": round(statistics.median(fts_all), 3),
-        "search_p99_ms": round(percentile(fts_all, 0.99), 3),
-        "search_icontains_p50_ms": round(statistics.median(ico_all), 3),
-        "search_icontains_p99_ms": round(percentile(ico_all, 0.99), 3),
-        "search_speedup_p50": round(statistics.median(ico_all) / statistics.median(fts_all), 2),
-        "search_queries_per_cpu_s": per_cpu("fts")["queries_per_cpu_s"],
-        "search_icontains_queries_per_cpu_s": per_cpu("icontains")["queries_per_cpu_s"],
+        "search_p50_ms": round(statistics.median(fts), 3),
+        "search_p99_ms": round(percentile(fts, 0.99), 3),
+        "search_icontains_p50_ms": round(statistics.median(ico), 3),
+        "search_icontains_p99_ms": round(percentile(ico, 0.99), 3),
+        "search_speedup_p50": round(statistics.median(ico) / statistics.median(fts), 2),
+        "search_speedup_geomean": round(statistics.geometric_mean(speedups), 2),
+        "search_queries_per_cpu_s": _cpu([runs[(q[0], "fts")] for q in QUERIES if _pooled(q)])[
+            "queries_per_cpu_s"
+        ],
+        "search_icontains_queries_per_cpu_s": _cpu(
+            [runs[(q[0], "icontains")] for q in QUERIES if _pooled(q)]
+        )["queries_per_cpu_s"],
+        "search_worst_term": worst,
+        "search_worst_p50_ms": terms[worst]["fts_p50_ms"],
     }
-    block = {
-        "meta": {
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "git_commit": _git_commit(),
-            "command": "make bench-search",
-            "database": args.db_name,
-            "messages": plan["messages"],
-            "rooms": ROOMS,
-            "readable_rooms": ROOMS - UNREADABLE_ROOMS,
-            "users": USERS,
-            "deleted_share": DELETED_SHARE,
-            "vocabulary": TAIL_WORDS,
-            "zipf_exponent": ZIPF_EXPONENT,
-            "seed": plan["seed"],
-            "seed_seconds": plan["seconds"],
-            "seed_reused": plan.get("reused", False),
-            "repeats": args.repeats,
-            "warmup": args.warmup,
-            "page_size": size,
-            "search_config": settings.CHAT_SEARCH_CONFIG,
-            "max_parallel_workers_per_gather": int(args.parallel_workers),
-            "jit": jit,
-            "measure_seconds": round(time.monotonic() - started, 1),
-            "cpu": "python = time.process_time() of this process (Django, psycopg, payloads); "
-            "postgres = /proc/<backend pid>/schedstat of the one backend serving it",
-        },
-        "terms": terms,
-        "cpu": {kind: per_cpu(kind) for kind in KINDS},
-        "plans": plans,
-        "icontains_plan_rare": icontains_plan.splitlines()[: args.plan_lines],
+
+
+def _meta(args: argparse.Namespace, plan: dict, size: int, jit: str, measured: float) -> dict:
+    from django.conf import settings
+
+    return {
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": _git_commit(),
+        "command": "make bench-search",
+        "database": args.db_name,
+        "messages": plan["messages"],
+        "rooms": ROOMS,
+        "readable_rooms": ROOMS - UNREADABLE_ROOMS,
+        "users": USERS,
+        "deleted_share": DELETED_SHARE,
+        "vocabulary": TAIL_WORDS,
+        "zipf_exponent": ZIPF_EXPONENT,
+        "seed": plan["seed"],
+        "seed_seconds": plan["seconds"],
+        "seed_reused": plan.get("reused", False),
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "page_size": size,
+        "search_config": settings.CHAT_SEARCH_CONFIG,
+        "max_parallel_workers_per_gather": int(args.parallel_workers),
+        "jit": jit,
+        "measure_seconds": round(measured, 1),
+        "pooled": [q[0] for q in QUERIES if _pooled(q)],
+        "cpu": "python = time.process_time() of this process (Django, psycopg, payloads); "
+        "postgres = /proc/<backend pid>/schedstat of the one backend serving it",
     }
-    return {"summary": summary, "search": block}
 
 
 def _git_commit() -> str | None:

@@ -61,7 +61,7 @@ def test_tiny_run_finds_the_same_hits_both_ways_and_merges_only_its_keys(tmp_pat
     assert results["summary"]["search_p50_ms"] != 999.0
 
     terms = results["search"]["terms"]
-    assert len(terms) == 7
+    assert len(terms) == 9
     for name, term in terms.items():
         assert term["same_page"], name
         assert term["hits_total_fts"] == term["hits_total_icontains"] == term["hits_expected"], (
@@ -72,5 +72,8 @@ def test_tiny_run_finds_the_same_hits_both_ways_and_merges_only_its_keys(tmp_pat
     assert frequent["hits_expected"] < frequent["occurrences_all_rooms"]
     assert terms["very_rare_1_in_1000000"]["page_hits"] == 1
     assert terms["exclusion"]["hits_expected"] < frequent["hits_expected"]
+    others = terms["others_rooms_frequent"]
+    assert others["hits_expected"] == 0 < others["occurrences_all_rooms"]
     assert terms["very_rare_1_in_1000000"]["uses_gin_index"], results["search"]["plans"]
-    assert results["search"]["cpu"]["fts"]["queries"] == 2 * len(terms)
+    pooled = [name for name, term in terms.items() if term["pooled"]]
+    assert results["search"]["cpu"]["fts"]["queries"] == 2 * len(pooled)
