@@ -120,11 +120,6 @@ class Reliance:
             raise LibraryContractError(f"refusing to start: {self.message()}")
         return self.problem is None
 
-    def reset(self) -> None:
-        """Check again on next use (tests)."""
-        self.checked = False
-        self.problem = None
-
 
 def verify(reliances: list[Reliance]) -> None:
     """Check each; the optional ones warn and turn off, a broken required one raises."""
