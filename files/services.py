@@ -6,11 +6,14 @@ uploads before the message row exists, ``attachments_bind`` points them at it.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -150,3 +153,43 @@ def upload_create(*, user: AbstractBaseUser, uploaded_file: UploadedFile) -> Upl
         upload.content_type,
     )
     return upload
+
+
+# Cleanup
+# ------------------------------------------------------------------------------
+
+
+def uploads_cleanup(*, older_than_secs: float | None = None, batch: int = 500) -> int:
+    """Delete the rows and stored bytes of uploads nobody can ever read: never attached
+    and older than CHAT_UPLOAD_UNUSED_TTL, or attached to a message since deleted for
+    good (message SET_NULL). Returns how many were removed.
+
+    Rows go first, bytes after: a failure between the two leaves unreferenced bytes,
+    never a row pointing at missing bytes. Run by the worker (chat/workers.py) and by
+    ``manage.py files_cleanup``.
+    """
+    ttl = settings.CHAT_UPLOAD_UNUSED_TTL if older_than_secs is None else older_than_secs
+    cutoff = timezone.now() - timedelta(seconds=ttl)
+    gone = Q(attached_at__isnull=True, created__lt=cutoff) | Q(
+        attached_at__isnull=False, message__isnull=True
+    )
+    removed = 0
+    while True:
+        with transaction.atomic():
+            doomed = list(
+                Upload.objects.select_for_update(skip_locked=True)
+                .filter(gone)
+                .order_by("id")[:batch]
+            )
+            if not doomed:
+                break
+            Upload.objects.filter(id__in=[upload.id for upload in doomed]).delete()
+        for upload in doomed:
+            try:
+                _delete_stored(upload.file, upload.thumbnail)
+            except OSError:
+                logger.warning("upload %s: stored bytes not deleted", upload.id, exc_info=True)
+        removed += len(doomed)
+    if removed:
+        logger.info("uploads removed: %s", removed)
+    return removed

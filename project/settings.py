@@ -404,8 +404,10 @@ CHAT_UPLOAD_MAX_BYTES = env.int("CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 # a 12-megapixel phone photo (4032×3024) and refuses a 4096×4096 image (16.8 M),
 # whose decoding alone would take 64 MiB of RGBA.
 CHAT_UPLOAD_MAX_PIXELS = env.int("CHAT_UPLOAD_MAX_PIXELS", 16_000_000)
-# Uploads never attached to a message are removed after this (files_cleanup).
+# Uploads never attached to a message are removed after this (files_cleanup), which
+# the worker runs every CHAT_FILES_CLEANUP_INTERVAL_SECS (chat/workers.py).
 CHAT_UPLOAD_UNUSED_TTL = env.int("CHAT_UPLOAD_UNUSED_TTL", 24 * 60 * 60)
+CHAT_FILES_CLEANUP_INTERVAL_SECS = env.float("CHAT_FILES_CLEANUP_INTERVAL_SECS", 15 * 60)
 CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE = env.float("CHAT_RATE_LIMIT_UPLOADS_PER_MINUTE", 20.0)
 CHAT_RATE_LIMIT_UPLOADS_BURST = env.int("CHAT_RATE_LIMIT_UPLOADS_BURST", 10)
 # Set (e.g. /_protected/) where nginx has an `internal` location aliasing MEDIA_ROOT:
