@@ -256,7 +256,10 @@ def prepare_database(args: argparse.Namespace) -> dict | None:
     plan = {"messages": args.messages, "seed": args.seed, "version": SEED_VERSION}
     found = None if args.reseed else seeded_as(args.db_name)
     if found and {k: found.get(k) for k in plan} == plan:
-        say(f"reusing {args.db_name}: {args.messages:,} messages already seeded (--reseed to redo)")
+        say(
+            f"reusing {args.db_name}: {args.messages:,} messages, seeded earlier in "
+            f"{found['seconds']} s (--reseed to redo)"
+        )
         return found
     say(f"creating the database {args.db_name}")
     admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
@@ -399,6 +402,13 @@ def backend_cpu_ns(pid: int) -> int:
         return int(f.read().split()[0])
 
 
+def machine_busy_seconds() -> float:
+    """CPU-seconds all cores spent not idle (/proc/stat), to see what else ran meanwhile."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def icontains_queryset(user, wanted: list[str], excluded: list[str]):
     from chat.models import Membership, Message
 
@@ -463,18 +473,24 @@ def measure(args: argparse.Namespace, plan: dict) -> dict:
         cursor.execute(f"SET max_parallel_workers_per_gather = {int(args.parallel_workers)}")
         cursor.execute("SELECT pg_backend_pid(), current_setting('jit')")
         pid, jit = cursor.fetchone()
-    started = time.monotonic()
+    started, busy = time.monotonic(), machine_busy_seconds()
     runs = timed_rounds(args, user, size, pid)
+    busy = machine_busy_seconds() - busy
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         if cursor.fetchone()[0] != pid:
             raise SystemExit("the PostgreSQL backend changed during the run: CPU not comparable")
     measured = time.monotonic() - started
+    ours = sum(r["py"] + r["pg"] for r in runs.values())
+    other_cores = max(0.0, busy - ours) / measured
     api = api_latencies(user, args.api_repeats)
     terms = term_table(runs, api, user, plan)
     plans = explain_all(args, user, size, terms)
     block = {
-        "meta": _meta(args, plan, size, jit, measured),
+        "meta": {
+            **_meta(args, plan, size, jit, measured),
+            "other_busy_cores": round(other_cores, 2),
+        },
         "terms": terms,
         "cpu": {kind: _cpu([runs[(q[0], kind)] for q in QUERIES if _pooled(q)]) for kind in KINDS},
         **plans,
@@ -648,7 +664,9 @@ def _meta(args: argparse.Namespace, plan: dict, size: int, jit: str, measured: f
         "measure_seconds": round(measured, 1),
         "pooled": [q[0] for q in QUERIES if _pooled(q)],
         "cpu": "python = time.process_time() of this process (Django, psycopg, payloads); "
-        "postgres = /proc/<backend pid>/schedstat of the one backend serving it",
+        "postgres = /proc/<backend pid>/schedstat of the one backend serving it; "
+        "other_busy_cores = the machine's other CPU use while timing (cores, of "
+        f"{os.cpu_count()})",
     }
 
 
