@@ -101,6 +101,8 @@ def cluster_env(args: argparse.Namespace, directory: Path) -> dict[str, str]:
         "DJANGO_SECURE_HSTS_SECONDS": "0",
         "STATIC_ROOT": str(directory / "static"),
         "MEDIA_ROOT": str(ROOT / "media"),
+        # nginx sends uploaded files after the app's check (chat.conf.template).
+        "CHAT_FILES_ACCEL_REDIRECT": "/_protected/",
         "CHAT_SITE_URL": f"http://localhost:{args.port}",
         "PYTHONUNBUFFERED": "1",
     }
