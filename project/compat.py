@@ -53,7 +53,7 @@ def source_digest(function: Callable) -> str:
 def require_digest(function: Callable, known: set[str]) -> None:
     digest = source_digest(function)
     if digest not in known:
-        raise ContractBroken(f"{_name(function)} changed (source digest {digest})")
+        raise ContractBroken(f"{_name(function)} is not the source this was written against")
 
 
 def require_attributes(owner: object, *names: str) -> None:

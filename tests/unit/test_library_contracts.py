@@ -10,6 +10,8 @@ import dataclasses
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -39,8 +41,9 @@ def test_contract_holds_for_the_installed_library(reliance):
     except Exception as error:
         pytest.fail(
             f"{reliance.library} {version(reliance.library)} broke a contract written for "
-            f"{reliance.written_for}: {reliance.relies_on}: {error}. Adapt the piece (and its "
-            "pinned digest) to the new version, or keep the upper bound in pyproject.toml."
+            f"{reliance.written_for}: {reliance.relies_on}: {error}. Adapt the piece to the "
+            "new version (a pinned digest is project.compat.source_digest(function)), or keep "
+            "the upper bound in pyproject.toml."
         )
 
 
@@ -243,3 +246,23 @@ async def test_receive_failure_line_of_the_real_pubsub_layer_is_matched(caplog):
         proxy.restore()
         await layer.flush()
         proxy.stop()
+
+
+def test_the_server_refuses_to_start_when_daphne_lacks_what_draining_needs():
+    """python -m project.serve checks before it listens, and says which library broke what."""
+    broken_daphne = (
+        "import sys, daphne.server\n"
+        "daphne.server.Server.protocol_disconnected = daphne.server.Server.protocol_connected\n"
+        "from project.server.cli import main\n"
+        "main(['-b', '127.0.0.1', '-p', '0', 'project.asgi:application'])\n"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", broken_daphne],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert f"refusing to start: daphne {version('daphne')}" in started.stderr
+    assert "Listening on" not in started.stderr
