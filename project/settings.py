@@ -433,6 +433,7 @@ if CHAT_S3_BUCKET:
             "querystring_auth": True,
             "querystring_expire": CHAT_S3_URL_EXPIRY_SECS,
             "file_overwrite": False,
+            "signature_version": "s3v4",
         },
     }
 
