@@ -219,7 +219,8 @@ def test_a_dropped_file_reaches_the_other_member_as_a_chip_that_downloads_it(pai
     expect(link.locator(".attachment-name")).to_have_text("notes.txt")
     expect(link.locator(".attachment-size")).to_have_text("2.9 KB")
     expect(link).to_have_attribute("download", "notes.txt")
-    expect(message_with(bob, link).locator(".msg-author")).to_have_text("alice")
+    sent = message_with(bob, bob.page.locator("a.attachment-file"))
+    expect(sent.locator(".msg-author")).to_have_text("alice")
     answer = bob.page.request.get(link.get_attribute("href"))
     assert answer.ok
     assert answer.body() == b"x" * 3000
