@@ -30,6 +30,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ REPO = HERE.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 SEED_VERSION = 2
 SEED_TABLE = "bench_search_seed"
+COMMIT_ENV = "BENCH_SEARCH_COMMIT"
 ROOMS = 50
 UNREADABLE_ROOMS = 5  # the searcher is a member of the other 45
 USERS = 5
@@ -644,6 +646,7 @@ def _meta(args: argparse.Namespace, plan: dict, size: int, jit: str, measured: f
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
         "git_commit": _git_commit(),
         "command": "make bench-search",
+        "product_src": "git archive" if os.environ.get(COMMIT_ENV) else "worktree",
         "database": args.db_name,
         "messages": plan["messages"],
         "rooms": ROOMS,
@@ -671,10 +674,35 @@ def _meta(args: argparse.Namespace, plan: dict, size: int, jit: str, measured: f
 
 
 def _git_commit() -> str | None:
+    """The snapshot's commit, or HEAD of the checkout run as it is (edits included)."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     run = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
     )
-    return run.stdout.strip() or None
+    return run.stdout.strip() + "+worktree" if run.stdout.strip() else None
+
+
+def run_snapshot(rev: str, out: Path) -> int:
+    """Run this benchmark from a ``git archive`` of ``rev``, so that edits in progress in a
+    shared checkout (an unfinished migration, say) never change what is measured."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", rev + "^{commit}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as dest:
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=REPO, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
+        say(f"running the product at {commit[:12]} (a git archive of {rev} in {dest})")
+        argv = [*sys.argv[1:], "--product-src=worktree", f"--out={out.resolve()}"]
+        script = Path(dest) / "bench" / "search.py"
+        env = {**os.environ, COMMIT_ENV: commit}
+        return subprocess.run([sys.executable, str(script), *argv], env=env, check=False).returncode
 
 
 def merge(out: Path, result: dict) -> None:
@@ -712,7 +740,14 @@ def main() -> None:
     parser.add_argument("--plan-lines", type=int, default=16)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--drop-db", action="store_true", help="drop the database at the end")
+    parser.add_argument(
+        "--product-src",
+        default="HEAD",
+        help="git revision to run (snapshot via git archive), or 'worktree': the checkout as is",
+    )
     args = parser.parse_args()
+    if args.product_src != "worktree":
+        sys.exit(run_snapshot(args.product_src, args.out))
 
     began = time.monotonic()
     plan = prepare_database(args)
