@@ -43,6 +43,7 @@ def test_tiny_run_finds_the_same_hits_both_ways_and_merges_only_its_keys(tmp_pat
             "--api-repeats=1",
             f"--db-name=chat_bench_search_smoke_{os.getpid()}",
             "--drop-db",
+            "--product-src=worktree",
             f"--out={out}",
         ],
         cwd=REPO,
