@@ -133,6 +133,12 @@ def _storable(image: Image.Image, fmt: str) -> Image.Image:
     return image
 
 
+def _thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """Within THUMBNAIL_SIZE, the aspect ratio kept; never larger than the image."""
+    scale = min(1.0, THUMBNAIL_SIZE[0] / width, THUMBNAIL_SIZE[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def check_image(stream: IO[bytes]) -> CheckedImage | None:
     """Re-encode the upload if it is an image (PNG, JPEG, GIF, WebP), else None.
 
@@ -158,13 +164,14 @@ def check_image(stream: IO[bytes]) -> CheckedImage | None:
             raise _too_large(width, height) from None
         except (OSError, ValueError, SyntaxError, EOFError):
             return None  # a header that promises an image the bytes do not hold
-        frame = ImageOps.exif_transpose(image) or image
-        frame = _storable(frame, fmt)
+        # In place, and the thumbnail resized from the frame rather than from a
+        # copy of it: one decoded frame in memory at a time (docs/files.md, Memory).
+        ImageOps.exif_transpose(image, in_place=True)
+        frame = _storable(image, fmt)
         width, height = frame.size
         data = _encode(frame, fmt, icc, spool=True)
-        thumb = frame.copy()
-        thumb.thumbnail(THUMBNAIL_SIZE)
-        thumb = _storable(thumb, fmt)
+        thumb = _storable(frame.resize(_thumbnail_size(width, height), reducing_gap=3.0), fmt)
+        del frame
         thumbnail = _encode(thumb, fmt, icc, spool=False)
     content_type = FORMATS[fmt][0]
     return CheckedImage(

@@ -99,7 +99,7 @@ def test_a_bmp_is_a_download_even_when_decodable():
 def test_the_pixel_limit_is_read_from_the_header(settings):
     settings.CHAT_UPLOAD_MAX_PIXELS = 16_000_000
     out = io.BytesIO()
-    Image.new("1", (4096, 4096)).save(out, format="PNG", optimize=True)
+    Image.new("RGB", (4096, 4096)).save(out, format="PNG")
     assert len(out.getvalue()) < 60 * 1024  # a 58 KB file that would decode to 16.8 M pixels
     with pytest.raises(ClientError) as refused:
         check_image(io.BytesIO(out.getvalue()))
