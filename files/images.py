@@ -11,6 +11,7 @@ only, which bounds the work to one frame's pixels.
 """
 
 import io
+import logging
 import mimetypes
 import tempfile
 import warnings
@@ -21,6 +22,8 @@ from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from project.errors import ClientError
+
+log = logging.getLogger(__name__)
 
 # Pillow format -> (content type, save options).
 FORMATS: dict[str, tuple[str, dict]] = {
@@ -102,6 +105,11 @@ def _open(stream: IO[bytes]) -> Image.Image | None:
         raise ClientError("invalid", "Image too large.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
+    except Exception:
+        # Pillow's parsers raise many kinds of error on crafted files (struct.error,
+        # IndexError, ...): whatever it cannot read is no image.
+        log.info("Pillow could not open an upload; stored as a download", exc_info=True)
+        return None
     return image
 
 
@@ -162,17 +170,29 @@ def check_image(stream: IO[bytes]) -> CheckedImage | None:
                 image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _too_large(width, height) from None
-        except (OSError, ValueError, SyntaxError, EOFError):
-            return None  # a header that promises an image the bytes do not hold
-        # In place, and the thumbnail resized from the frame rather than from a
-        # copy of it: one decoded frame in memory at a time (docs/files.md, Memory).
-        ImageOps.exif_transpose(image, in_place=True)
-        frame = _storable(image, fmt)
-        width, height = frame.size
-        data = _encode(frame, fmt, icc, spool=True)
-        thumb = _storable(frame.resize(_thumbnail_size(width, height), reducing_gap=3.0), fmt)
-        del frame
-        thumbnail = _encode(thumb, fmt, icc, spool=False)
+        except Exception:
+            # A header that promises an image the bytes do not hold.
+            log.info("Pillow could not decode an upload; stored as a download", exc_info=True)
+            return None
+        try:
+            return _reencode(image, fmt, icc)
+        except Exception:
+            # Decoded but not re-encodable (an odd mode, broken EXIF): the original
+            # bytes are kept as a download rather than refused.
+            log.warning("an image could not be re-encoded; stored as a download", exc_info=True)
+            return None
+
+
+def _reencode(image: Image.Image, fmt: str, icc: bytes | None) -> CheckedImage:
+    # In place, and the thumbnail resized from the frame rather than from a copy
+    # of it: one decoded frame in memory at a time (docs/files.md, Memory).
+    ImageOps.exif_transpose(image, in_place=True)
+    frame = _storable(image, fmt)
+    width, height = frame.size
+    data = _encode(frame, fmt, icc, spool=True)
+    thumb = _storable(frame.resize(_thumbnail_size(width, height), reducing_gap=3.0), fmt)
+    del frame
+    thumbnail = _encode(thumb, fmt, icc, spool=False)
     content_type = FORMATS[fmt][0]
     return CheckedImage(
         content_type=content_type,
