@@ -20,6 +20,8 @@ from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 from accounts import selectors as people_selectors
 from accounts.api import UserOut
 from chat import event_poll, longpoll, presence, ratelimit, reactions, selectors, services
+from files.schemas import AttachmentOut
+from files.services import MAX_ATTACHMENTS
 from project.errors import ClientError, errors
 
 MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
@@ -119,6 +121,9 @@ class MessageOut(Schema):
     mentions: list[str] = Field(
         description="Members mentioned by username, and `room` or `here` if used."
     )
+    attachments: list[AttachmentOut] = Field(
+        description="Files posted with the message, in the order given (docs/files.md)."
+    )
 
 
 class TombstoneOut(Schema):
@@ -159,8 +164,15 @@ class NotifyIn(Schema):
 
 class MessageIn(Schema):
     body: str = Field(
-        description=f"Markdown, not blank, at most {settings.CHAT_MESSAGE_MAX_LENGTH} "
-        "characters (longer is a 413)."
+        "",
+        description=f"Markdown, at most {settings.CHAT_MESSAGE_MAX_LENGTH} characters "
+        "(longer is a 413); blank only with attachments.",
+    )
+    attachments: list[StrictInt] | None = Field(
+        None,
+        description="Ids of your own uploads (POST /api/uploads) not yet posted, at most "
+        f"{MAX_ATTACHMENTS}; someone else's or a missing one is a 404, one already posted "
+        "a 409.",
     )
     client_id: str | None = Field(
         None,
@@ -541,7 +553,7 @@ def notify_set(request: HttpRequest, slug: RoomSlug, payload: NotifyIn) -> dict:
 
 @router.post(
     "/rooms/{slug}/messages",
-    response={200: MessageOut, 201: MessageOut, **errors(403, 404, 429)},
+    response={200: MessageOut, 201: MessageOut, **errors(403, 404, 409, 429)},
     tags=["messages"],
     summary="Post a message",
 )
@@ -558,6 +570,7 @@ def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> St
         body=payload.body,
         client_id=payload.client_id,
         thread=payload.thread,
+        attachments=payload.attachments,
     )
     return Status(201 if created else 200, selectors.message_payload(message))
 

@@ -358,6 +358,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             body=frame.get("body"),
             client_id=frame.get("client_id", ""),
             thread=frame.get("thread"),
+            attachments=frame.get("attachments"),
         )
         return selectors.message_payload(message)
 

@@ -124,6 +124,11 @@ class Message(models.Model):
     # The message object's `reactions`, rebuilt from Reaction rows under the room's
     # ordering lock at every change: pages and frames read it without a join.
     reaction_summary = models.JSONField(default=list, blank=True, db_default=Value([], JSONField()))
+    # The message object's `attachments` (files.selectors.attachment_payload, fixed once
+    # posted): pages and frames read them without a join.
+    attachment_summary = models.JSONField(
+        default=list, blank=True, db_default=Value([], JSONField())
+    )
 
     class Meta:
         ordering = ["id"]

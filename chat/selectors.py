@@ -58,6 +58,7 @@ def message_payload(message: Message) -> dict:
         "reactions": message.reaction_summary,
         "pinned": message.pinned,
         "mentions": message.mentions,
+        "attachments": message.attachment_summary,
     }
 
 

@@ -21,6 +21,8 @@ from chat.mentions import mentions_markup, mentions_resolve
 from chat.models import Membership, Mention, Message, Room
 from chat.rendering import render_markdown
 from chat.selectors import is_member, membership_of, mention_count, thread_root, unread_count
+from files.selectors import attachment_payload
+from files.services import attachments_bind, attachments_claim
 from project.errors import ClientError
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
@@ -350,12 +352,15 @@ def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bo
 # ------------------------------------------------------------------------------
 
 
-def _clean_body(body: object) -> str:
+def _clean_body(body: object, *, may_be_empty: bool = False) -> str:
+    """The body as typed; blank only for a message that carries attachments."""
+    if body is None and may_be_empty:
+        body = ""
     if not isinstance(body, str):
         raise ClientError("invalid", "body must be a string.")
     if "\x00" in body:
         raise ClientError("invalid", "body must not contain NUL characters.")
-    if not body.strip():
+    if not body.strip() and not may_be_empty:
         raise ClientError("invalid", "The message is empty.")
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(body) > limit:
@@ -392,13 +397,16 @@ def message_post(
     body: object,
     client_id: object = "",
     thread: object = None,
+    attachments: object = None,
 ) -> tuple[Message, bool]:
     """Store a message (a reply, with ``thread``) and fan it out; a repeated client_id
     returns the first one.
 
-    Returns (message, created). A refused post stores nothing.
+    ``attachments`` are ids of the user's own unused uploads (files.services); with
+    some, the body may be blank. Returns (message, created). A refused post stores
+    nothing and leaves the uploads unused.
     """
-    body = _clean_body(body)
+    body = _clean_body(body, may_be_empty=isinstance(attachments, list) and bool(attachments))
     if client_id is None:
         client_id = ""
     if (
@@ -426,6 +434,7 @@ def message_post(
         # One change per room at a time, from insert to publish: ids and seqs commit
         # and go out in order, so neither cursor ever steps over a change.
         with room_change(room.pk):
+            uploads = attachments_claim(user=user, ids=attachments, room=room)
             seq = take_seq(room.pk, 2 if root_id else 1)
             message = Message.objects.create(
                 room=room,
@@ -436,7 +445,10 @@ def message_post(
                 seq=seq - 1 if root_id else seq,
                 thread_id=root_id,
                 mentions=mentioned.names,
+                attachment_summary=[attachment_payload(upload) for upload in uploads],
             )
+            if uploads:
+                attachments_bind(uploads=uploads, message=message)
             Room.objects.filter(pk=room.pk).update(last_message_id=message.id)
             room.last_message_id = message.id
             room.seq = seq
@@ -500,7 +512,7 @@ def message_edit(*, user: AbstractBaseUser, message_id: object, body: object) ->
         raise ClientError("forbidden", "You can only edit your own messages.")
     if message.room.archived:
         raise ClientError("forbidden", "This room is archived and read-only.")
-    body = _clean_body(body)
+    body = _clean_body(body, may_be_empty=bool(message.attachment_summary))
     mentioned = mentions_resolve(room=message.room, author=user, body=body)
     with room_change(message.room_id):
         message_still_live(message)

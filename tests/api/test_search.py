@@ -91,6 +91,7 @@ def test_a_hit_is_the_message_object_plus_a_highlight(api, people, team):
                 "reactions": [],
                 "pinned": False,
                 "mentions": [],
+                "attachments": [],
                 "highlight": "Ship the **<mark>release</mark>** today",
             }
         ],
