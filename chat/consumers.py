@@ -19,6 +19,7 @@ from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.models import Room
 from chat.relay import relay
+from project import compat
 from project.errors import ClientError
 
 TYPING_MIN_INTERVAL_SECS = 2.0
@@ -162,14 +163,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TRY_AGAIN)
 
     async def dispatch(self, message: dict) -> None:
-        # Channels >= 4.2 runs close_old_connections() in a thread before every
-        # handler: one thread hop per recipient per event, even for events that
-        # never touch the database. Every database access here goes through
-        # database_sync_to_async, which already closes stale connections.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        # Without a thread hop per event: every database access here goes through
+        # database_sync_to_async, which closes stale connections itself.
+        await compat.dispatch(self, message)
 
     # Relay events, one at a time and in order, never in the middle of a command
     # --------------------------------------------------------------------------
