@@ -35,7 +35,7 @@ CHANNEL_LAYER_DROPS = Counter(
 )
 SLOW_CLIENTS_DROPPED = Counter(
     "chat_slow_clients_dropped",
-    "Sockets dropped because their client stopped reading (project/serve.py SlowClientGuard).",
+    "Sockets dropped because their client stopped reading (project/server/slow_client.py).",
 )
 
 

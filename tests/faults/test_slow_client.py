@@ -1,6 +1,6 @@
 """A client that stops reading while its room gets 200 messages: dropped, counted, caught up.
 
-The replica does not buffer without bound for it (project/serve.py,
+The replica does not buffer without bound for it (project/server/slow_client.py,
 SlowClientGuard): once 64 KiB wait unsent for CHAT_SLOW_CLIENT_GRACE_SECS (2 s
 here, 30 s by default), its connection is dropped and chat_slow_clients_dropped
 counts it. Nobody else waits for it, and it gets every message back from its
