@@ -19,9 +19,14 @@ from chat.models import Room
 
 
 @contextmanager
-def room_change(room_id: int) -> Iterator[None]:
-    """Hold the room's ordering lock and a transaction around one change."""
-    with room_post_lock(room_id), transaction.atomic():
+def room_change(room_id: int, *, durable: bool = False) -> Iterator[None]:
+    """Hold the room's ordering lock and a transaction around one change.
+
+    ``durable``: refuse (RuntimeError) to run inside an outer transaction, whose
+    commit would come after the lock is released, so a later change could be
+    published first.
+    """
+    with room_post_lock(room_id), transaction.atomic(durable=durable):
         yield
 
 

@@ -432,8 +432,9 @@ def message_post(
     html = mentions_markup(render_markdown(body), mentioned.names)
     try:
         # One change per room at a time, from insert to publish: ids and seqs commit
-        # and go out in order, so neither cursor ever steps over a change.
-        with room_change(room.pk):
+        # and go out in order, so neither cursor ever steps over a change. Never
+        # inside an outer transaction: the publish would then follow the unlock.
+        with room_change(room.pk, durable=True):
             uploads = attachments_claim(user=user, ids=attachments, room=room)
             seq = take_seq(room.pk, 2 if root_id else 1)
             message = Message.objects.create(

@@ -1,6 +1,7 @@
 """Domain rules that hold whichever door (WebSocket, API, admin) a request comes through."""
 
 import pytest
+from django.db import transaction
 
 from chat import selectors, services
 from chat.models import Membership, Message, Room
@@ -27,6 +28,17 @@ def test_posting_needs_membership_and_a_live_room(make_user):
         services.message_post(user=alice, room=room, body="hi")
     assert "archived" in archived.value.detail
     assert Message.objects.count() == 0
+
+
+def test_posting_refuses_to_run_inside_an_outer_transaction(make_user, default_room):
+    """Its order depends on publishing before the room's lock is released: an outer
+    transaction would commit (and publish) after that."""
+    alice = make_user("alice")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_post(user=alice, room=default_room, body="inside")
+    assert not Message.objects.exists()
+    services.message_post(user=alice, room=default_room, body="alone")
+    assert list(Message.objects.values_list("body", flat=True)) == ["alone"]
 
 
 def test_message_ids_are_the_room_cursor(make_user, default_room):
