@@ -221,6 +221,9 @@ KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="chat")
 # sockets on one channel, so the layers' defaults (100, or 1,000 here before)
 # would silently drop a burst such as a few hundred members connecting at once.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", 100_000)
+# How long the channel-layer watchdog waits on its path before a probe counts as
+# lost (chat/watchdog.py); tests lower it to overload a replica quickly.
+CHAT_WATCHDOG_PROBE_TIMEOUT_SECS = env.float("CHAT_WATCHDOG_PROBE_TIMEOUT", 5.0)
 # Above the core layer's 5 s blocking pop: redis-py 8 defaults reads to 5 s,
 # which fails every idle pop (django/channels_redis#422). A URL's own wins.
 _LIST_LAYER_HOST = {"socket_timeout": 15}
