@@ -12,6 +12,7 @@ refuses to start where correctness depends on it.
 - ``handshake``: autobahn's and daphne's handshake leftovers are released.
 - ``slow_client``: a socket whose client stopped reading is dropped (Twisted's
   transport ``producer``).
+- ``forms``: Twisted does not parse form bodies too (Django does; uploads).
 - ``graceful``: daphne's Server drains on SIGTERM (its ``create_application``
   copied, ``WebRequest._response_started``, autobahn's close frame).
 - ``cli``: daphne's command line with ``--shutdown-timeout``; checks every

@@ -16,7 +16,7 @@ import sys
 from daphne.cli import CommandLineInterface
 
 from project.compat import Reliance, require_attributes, require_source, verify
-from project.server import graceful, handshake, slow_client, writes
+from project.server import forms, graceful, handshake, slow_client, writes
 from project.server.graceful import DEFAULT_SHUTDOWN_TIMEOUT_SECS, GracefulServer
 
 
@@ -42,6 +42,7 @@ RELIANCES = [
     *writes.RELIANCES,
     *handshake.RELIANCES,
     *slow_client.RELIANCES,
+    *forms.RELIANCES,
 ]
 
 
@@ -71,6 +72,7 @@ class GracefulCommandLineInterface(CommandLineInterface):
         def make_server(**kwargs) -> GracefulServer:
             check_server()
             writes.withdraw_broken()
+            forms.skip_form_parsing()
             if not parsed.access_log:
                 # project.logging writes the access log, with request ids.
                 kwargs["action_logger"] = None

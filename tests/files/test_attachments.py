@@ -5,18 +5,17 @@ from django.db import transaction
 
 from chat import services as chat_services
 from files.selectors import attachment_payload, upload_readable
-from files.services import attachments_bind, attachments_claim
+from files.services import attachments_claim
 from project.errors import ClientError
 
 pytestmark = pytest.mark.django_db
 
 
 def post_with(user, room, uploads):
-    """What the message service does: claim, create the message, bind, in one transaction."""
-    with transaction.atomic():
-        claimed = attachments_claim(user=user, ids=[u.id for u in uploads], room=room)
-        message, _ = chat_services.message_post(user=user, room=room, body="see attached")
-        attachments_bind(uploads=claimed, message=message)
+    """A message carrying the uploads, posted as the socket and the API post it."""
+    message, _ = chat_services.message_post(
+        user=user, room=room, body="see attached", attachments=[u.id for u in uploads]
+    )
     return message
 
 

@@ -57,19 +57,6 @@ async def get(url: str, headers: dict, **extra):
     return await asyncio.to_thread(request, "GET", url, headers, None, **extra)
 
 
-def attach(user, room, upload_id: int):
-    """Post a message carrying the upload: the service calls the message path makes."""
-    from django.db import transaction
-
-    from files.services import attachments_bind, attachments_claim
-
-    with transaction.atomic():
-        claimed = attachments_claim(user=user, ids=[upload_id], room=room)
-        message, _ = chat_services.message_post(user=user, room=room, body="the numbers")
-        attachments_bind(uploads=claimed, message=message)
-    return message
-
-
 @pytest.fixture
 def cluster(start_replicas):
     """Two replicas sharing MEDIA_ROOT with nginx, which sends files after their check."""
@@ -99,7 +86,18 @@ async def test_a_file_uploaded_on_one_replica_is_read_through_another_and_nginx(
     assert (await get(balancer.url + attachment["url"], alice.headers))[0] == 200
     assert (await get(balancer.url + attachment["url"], bob.headers))[0] == 404
 
-    await sync_to_async(attach)(alice, room, attachment["id"])
+    # Posted through the API on replica one, with the upload attached.
+    status, posted, raw = await asyncio.to_thread(
+        request,
+        "POST",
+        f"{one.http_url}/api/rooms/finance/messages",
+        alice.headers,
+        json.dumps({"body": "the numbers", "attachments": [attachment["id"]]}).encode(),
+        **{"Content-Type": "application/json"},
+    )
+    assert status == 201, raw
+    (listed,) = json.loads(raw)["attachments"]
+    assert (listed["id"], listed["url"]) == (attachment["id"], attachment["url"])
 
     # bob, a member, through nginx: replica two's check, nginx's bytes.
     direct_status, direct_headers, direct_body = await get(
@@ -154,3 +152,20 @@ async def test_nginx_lets_a_file_at_the_limit_through_and_the_app_refuses_beyond
     status, answer = await upload(balancer.url, headers, "huge.bin", b"x" * (12 * 1024 * 1024))
     assert status == 413
     assert answer["code"] == "too_long"
+
+
+async def test_the_app_not_twisted_answers_a_malformed_form(cluster, people):
+    """daphne's Twisted does not parse form bodies itself (project/server/forms.py): a body
+    it could not parse gets the API's JSON answer, not a bare 400."""
+    (one, _), _ = cluster
+    status, headers, body = await asyncio.to_thread(
+        request,
+        "POST",
+        f"{one.http_url}/api/uploads",
+        people["alice"].headers,
+        b"--abc--\r\n",
+        **{"Content-Type": "multipart/form-data; boundary=abc"},
+    )
+    assert status == 422
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["code"] == "invalid"
