@@ -20,7 +20,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 from accounts import selectors as people_selectors
 from accounts.api import UserOut
 from chat import event_poll, longpoll, presence, ratelimit, reactions, selectors, services
-from files.schemas import AttachmentOut
+from chat.frames import MemberOut, MessageOut, RoomOut, TombstoneOut
 from files.services import MAX_ATTACHMENTS
 from project.errors import ClientError, errors
 
@@ -33,26 +33,6 @@ router = Router()
 
 # Schemas
 # ------------------------------------------------------------------------------
-
-DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-
-
-class RoomOut(Schema):
-    slug: str
-    name: str = Field(description="For a direct room, the other person's name.")
-    kind: Literal["public", "private", "direct"]
-    topic: str
-    archived: bool = Field(description="Archived rooms are read-only.")
-    is_member: bool
-    unread: int = Field(description="Messages by others after my read mark.")
-    mentions: int = Field(description="Unread messages that mention me (by name, @room, @here).")
-    notify: Literal["all", "mentions", "none"] = Field(
-        description="What the room tells me about: direct rooms default to all, others to "
-        "mentions; none mutes it."
-    )
-    last_message_id: int
-    seq: int = Field(description="The room's change cursor: pass it as `since` to …/changes.")
-    peer: str | None = Field(None, description="For a direct room, the other person's username.")
 
 
 class RoomIn(Schema):
@@ -80,11 +60,6 @@ class RoomPatch(Schema):
         return self
 
 
-class MemberOut(UserOut):
-    role: Literal["owner", "moderator", "member"]
-    online: bool = Field(description="Connected on any replica.")
-
-
 class UsernameIn(Schema):
     username: str
 
@@ -93,45 +68,6 @@ class RoleIn(Schema):
     role: Literal["owner", "moderator", "member"] = Field(
         description="`owner` hands the room over: the old owner becomes a moderator."
     )
-
-
-class ReactionOut(Schema):
-    emoji: str = Field(description="One Unicode emoji or a :short_name:.")
-    count: int
-    users: list[str] = Field(
-        description=f"The first {settings.CHAT_REACTION_USERS_SHOWN} who reacted, in order."
-    )
-
-
-class MessageOut(Schema):
-    id: int = Field(description="Monotonic per room: the cursor every page and poll uses.")
-    room: str
-    author: UserOut
-    body: str = Field(description="What the author typed (Markdown).")
-    html: str = Field(description="The body rendered and sanitised: safe to insert.")
-    created_at: DateTime
-    edited_at: DateTime | None
-    client_id: str | None
-    seq: int = Field(description="The room seq of this message's last change.")
-    thread: int | None = Field(description="The thread root's id for a reply; null for a root.")
-    reply_count: int = Field(description="A root's live replies.")
-    last_reply_at: DateTime | None
-    reactions: list[ReactionOut] = Field(description="Per emoji, in order of first use.")
-    pinned: bool
-    mentions: list[str] = Field(
-        description="Members mentioned by username, and `room` or `here` if used."
-    )
-    attachments: list[AttachmentOut] = Field(
-        description="Files posted with the message, in the order given (docs/files.md)."
-    )
-
-
-class TombstoneOut(Schema):
-    id: int
-    room: str
-    deleted: Literal[True]
-    seq: int
-    thread: int | None
 
 
 class ChangesOut(Schema):

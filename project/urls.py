@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from chat.views import app_shell
+from chat.ws_schema import ws_schema_view
 
 # The admin's own login form checks passwords with no rate limit and no lockout.
 # People sign in through allauth's login instead, whose failed-login limits live
@@ -15,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),
+    path("api/ws-schema.json", ws_schema_view, name="ws-schema"),
     path("api/", include("project.api")),
     # Uploaded files, each after its access check (files/views.py).
     path("files/", include("files.urls")),
