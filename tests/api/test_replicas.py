@@ -9,37 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-import websockets
 from asgiref.sync import sync_to_async
 from django.db import connection
 
 from chat import services
 from chat.models import Room
+from tests.support.live import bearer, next_frame, open_socket
 from tests.support.metrics import scrape
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
-
-
-async def open_socket(replica, token: str):
-    socket = await websockets.connect(
-        replica.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
-    )
-    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
-    assert hello["type"] == "hello"
-    return socket
-
-
-async def next_message(socket, timeout: float = 10) -> dict:
-    async def wait() -> dict:
-        while (frame := json.loads(await socket.recv()))["type"] != "message":
-            pass
-        return frame["message"]
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_a_long_poll_on_one_replica_is_woken_by_a_websocket_send_on_another(
@@ -62,7 +40,7 @@ async def test_a_long_poll_on_one_replica_is_woken_by_a_websocket_send_on_anothe
         await asyncio.sleep(1)
         assert not polling.done(), "nothing was posted yet, so the poll must be waiting"
         await socket.send(json.dumps({"type": "send", "room": "general", "body": "over ws"}))
-        sent = await next_message(socket)
+        sent = (await next_frame(socket, "message"))["message"]
         response = await asyncio.wait_for(polling, 20)
     finally:
         await socket.close()
@@ -87,7 +65,7 @@ async def test_a_message_posted_over_http_reaches_sockets_on_every_replica(
         )
         assert response.status_code == 201
         for socket in sockets:
-            assert await next_message(socket) == response.json()
+            assert (await next_frame(socket, "message"))["message"] == response.json()
     finally:
         for socket in sockets:
             await socket.close()

@@ -2,7 +2,6 @@
 
 import asyncio
 import http.client
-import json
 import urllib.error
 import urllib.request
 
@@ -12,17 +11,9 @@ from asgiref.sync import sync_to_async
 from websockets.frames import Close
 
 from chat import presence
+from tests.support.live import next_frame, open_socket
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
-
-
-async def open_socket(replica, token: str):
-    socket = await websockets.connect(
-        replica.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
-    )
-    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
-    assert hello["type"] == "hello"
-    return socket
 
 
 async def close_of(socket) -> Close | None:
@@ -32,16 +23,6 @@ async def close_of(socket) -> Close | None:
             await socket.recv()
     except websockets.ConnectionClosed as closed:
         return closed.rcvd
-
-
-async def next_presence(socket, username: str, timeout: float = 10) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = json.loads(await socket.recv())
-            if frame["type"] == "presence" and frame["user"] == username:
-                return frame
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 def long_poll(replica, token: str) -> str:
@@ -78,7 +59,7 @@ async def test_sigterm_drains_the_replica_instead_of_dropping_its_clients(
         assert close is not None, "the socket was dropped without a close frame"
         assert (close.code, close.reason) == (1012, "server restarting")
         # disconnect() ran: Alice went offline at once, not after the presence sweep.
-        gone = await next_presence(bob_socket, "alice")
+        gone = await next_frame(bob_socket, "presence", user="alice")
         assert gone["online"] is False
         assert not await sync_to_async(presence.backend().online)([alice.pk])
         # The waiting long poll was cut before any response (nginx retries exactly

@@ -6,31 +6,12 @@ import os
 
 import pytest
 import redis.asyncio as aioredis
-import websockets
 from asgiref.sync import sync_to_async
 
 from chat.models import Room
+from tests.support.live import handshake_status, next_frame, open_socket
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
-
-
-async def open_socket(replica, token: str):
-    socket = await websockets.connect(
-        replica.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
-    )
-    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
-    assert hello["type"] == "hello"
-    return socket
-
-
-async def next_of_type(socket, wanted: str, timeout: float = 10) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = json.loads(await socket.recv())
-            if frame["type"] == wanted:
-                return frame
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def test_a_message_sent_to_one_replica_reaches_members_on_another(
@@ -46,10 +27,10 @@ async def test_a_message_sent_to_one_replica_reaches_members_on_another(
         frame = {"type": "send", "room": "general", "body": "across", "client_id": "x1"}
         await alice.send(json.dumps(frame))
         for socket in (alice, bob, carol):
-            message = (await next_of_type(socket, "message"))["message"]
+            message = (await next_frame(socket, "message"))["message"]
             assert (message["body"], message["author"]["username"]) == ("across", "alice")
         await bob.send(json.dumps({**frame, "body": "and back", "client_id": "y1"}))
-        reply = (await next_of_type(alice, "message"))["message"]
+        reply = (await next_frame(alice, "message"))["message"]
         assert (reply["body"], reply["author"]["username"]) == ("and back", "bob")
     finally:
         for socket in (alice, bob, carol):
@@ -65,21 +46,13 @@ async def test_cookie_handshakes_need_an_allowed_origin_and_a_session(start_repl
     assert await sync_to_async(client.login)(username="alice", password="pw-alice")
     cookie = f"sessionid={client.cookies['sessionid'].value}"
 
-    async def handshake(headers: dict) -> int:
-        try:
-            socket = await websockets.connect(replica.ws_url, additional_headers=headers)
-        except websockets.InvalidStatus as refused:
-            return refused.response.status_code
-        await socket.close()
-        return 101
-
     origin = replica.http_url
-    assert await handshake({"Cookie": cookie, "Origin": origin}) == 101
-    assert await handshake({"Origin": origin}) == 403
+    assert await handshake_status(replica.ws_url, {"Cookie": cookie, "Origin": origin}) == 101
+    assert await handshake_status(replica.ws_url, {"Origin": origin}) == 403
     for foreign in ("http://evil.example", "null", "http://127.0.0.1.evil.example"):
-        assert await handshake({"Cookie": cookie, "Origin": foreign}) == 403
-    assert await handshake({"Cookie": cookie}) == 403
-    assert await handshake({"Authorization": "Bearer chat_wrong"}) == 403
+        assert await handshake_status(replica.ws_url, {"Cookie": cookie, "Origin": foreign}) == 403
+    assert await handshake_status(replica.ws_url, {"Cookie": cookie}) == 403
+    assert await handshake_status(replica.ws_url, {"Authorization": "Bearer chat_wrong"}) == 403
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
@@ -95,7 +68,7 @@ async def test_an_idle_socket_still_receives_on_either_channel_layer(
         await asyncio.sleep(7)
         frame = {"type": "send", "room": "general", "body": "still there?", "client_id": "idle"}
         await alice.send(json.dumps(frame))
-        assert (await next_of_type(bob, "message"))["message"]["body"] == "still there?"
+        assert (await next_frame(bob, "message"))["message"]["body"] == "still there?"
     finally:
         await alice.close()
         await bob.close()
@@ -133,7 +106,7 @@ async def test_each_replica_joins_a_room_once_however_many_of_its_sockets_are_in
         frame = {"type": "send", "room": "general", "body": "to all five", "client_id": "f1"}
         await on_two[0].send(json.dumps(frame))
         for socket in on_one + on_two:
-            assert (await next_of_type(socket, "message"))["message"]["body"] == "to all five"
+            assert (await next_frame(socket, "message"))["message"]["body"] == "to all five"
         await on_two[0].close()
         await until_members(1)  # its last socket gone, that replica left the room
     finally:

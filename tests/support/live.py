@@ -106,6 +106,28 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def open_socket(replica, token: str):
+    """A plain ``websockets`` connection to the replica with a bearer token, past its `hello`."""
+    socket = await websockets.connect(
+        replica.ws_url, additional_headers=bearer(token), open_timeout=10
+    )
+    hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert hello["type"] == "hello"
+    return socket
+
+
+async def next_frame(socket, wanted: str, timeout: float = 10, **match) -> dict:
+    """The next frame of that type (and those field values) on a plain connection."""
+
+    async def wait() -> dict:
+        while True:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == wanted and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
 def password_for_replicas(user, raw: str) -> None:
     """Store a password the replicas accept (sync).
 
