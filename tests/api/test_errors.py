@@ -34,6 +34,8 @@ DESIGN_ROUTES = {
     ("delete", "/api/messages/{message_id}/pin"),
     # Part two: without WebSockets
     ("get", "/api/events"),
+    # Part two: files and images
+    ("post", "/api/uploads"),
 }
 # Beyond the design's table: what a complete client needs (moderation, edits, read marks).
 MORE_ROUTES = {
