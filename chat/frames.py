@@ -7,11 +7,12 @@ at /api/ws-schema.json) is generated from ``ServerFrame`` by chat/ws_schema.py.
 
 The payloads themselves are still built as dicts (chat/selectors.py,
 chat/events.py, chat/consumers.py, chat/sessions.py) and encoded once per event;
-tests/consumer/test_frames_validate.py checks that each frame the server sends
-validates here with extra fields forbidden, so a field the schema does not list
-cannot slip out.
+tests/consumer/test_frames_validate.py checks with ``frame_validate`` that each
+frame the server sends validates here, so a field the schema does not list cannot
+slip out.
 """
 
+from collections.abc import Iterator
 from functools import reduce
 from operator import or_
 from typing import Annotated, Literal
@@ -359,10 +360,41 @@ FRAME_MODELS: dict[str, type[Schema]] = {
 ServerFrame = Annotated[reduce(or_, FRAMES), Field(discriminator="type")]
 
 
+class FrameMismatch(ValueError):
+    """A frame carries a field its model does not list."""
+
+
 def frame_validate(frame: dict) -> Schema:
-    """``frame`` as its model, refusing a field the schema does not list and any
-    value of another JSON type (for tests and tools; the server does not call it)."""
+    """``frame`` as its model, refusing any value of another JSON type and any field
+    the schema does not list, at any depth (for tests and tools; the server does not
+    call it).
+
+    Not pydantic's ``extra="forbid"``: ninja's Schema reads its input through
+    attribute access (ninja.schema.DjangoGetter), which never sees an extra key
+    unless the class itself forbids them, and the shared objects cannot: the
+    OpenAPI document would change. So the parsed frame must dump back to exactly
+    what was sent.
+    """
     model = FRAME_MODELS.get(frame.get("type"))
     if model is None:
-        raise ValueError(f"no server frame has the type {frame.get('type')!r}")
-    return model.model_validate(frame, extra="forbid", strict=True)
+        raise FrameMismatch(f"no server frame has the type {frame.get('type')!r}")
+    parsed = model.model_validate(frame, strict=True)
+    unlisted = list(_unlisted(frame, parsed.model_dump(mode="json", exclude_unset=True)))
+    if unlisted:
+        raise FrameMismatch(f"{frame['type']}: not in the schema: {', '.join(unlisted)}")
+    return parsed
+
+
+def _unlisted(sent: object, parsed: object, path: str = "") -> Iterator[str]:
+    """The paths where ``sent`` has what ``parsed`` (its model's dump) does not."""
+    if isinstance(sent, dict) and isinstance(parsed, dict):
+        for key, value in sent.items():
+            if key in parsed:
+                yield from _unlisted(value, parsed[key], f"{path}.{key}" if path else key)
+            else:
+                yield f"{path}.{key}" if path else key
+    elif isinstance(sent, list) and isinstance(parsed, list) and len(sent) == len(parsed):
+        for index, (item, parsed_item) in enumerate(zip(sent, parsed, strict=True)):
+            yield from _unlisted(item, parsed_item, f"{path}[{index}]")
+    elif type(sent) is not type(parsed) or sent != parsed:
+        yield f"{path} (sent {sent!r}, the model reads {parsed!r})"
