@@ -3,16 +3,12 @@
 members added on the same page are invited (each hears `room_added`)."""
 
 import pytest
-from channels.db import database_sync_to_async
 
 from chat.models import Membership, Room
+from tests.support.db import call
 from tests.support.frames import receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def call(func, *args, **kwargs):
-    return await database_sync_to_async(func)(*args, **kwargs)
 
 
 def add_form(*, slug: str, kind: str = "private", creator=None, members=()) -> dict:

@@ -10,12 +10,12 @@ against fresh fetches in test_state_equality.py.
 import itertools
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client
 
 from chat import services
 from chat.models import Message, Room
-from tests.support.frames import drain
+from tests.support.db import call
+from tests.support.frames import drain, settled
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -24,10 +24,6 @@ _refs = itertools.count(1)
 
 # Helpers
 # ------------------------------------------------------------------------------
-
-
-async def call(func, *args, **kwargs):
-    return await database_sync_to_async(func)(*args, **kwargs)
 
 
 async def request(socket, frame: dict, timeout: float = 5) -> dict:
@@ -69,16 +65,6 @@ async def until_message(socket, message_id: int, timeout: float = 5) -> dict:
         got = await until(socket, "message", timeout)
         if got["message"]["id"] == message_id:
             return got
-
-
-async def settled(socket) -> list[dict]:
-    """Everything the socket was sent before a ping's pong."""
-    ref = f"settle{next(_refs)}"
-    await socket.send_json_to({"type": "ping", "ref": ref})
-    frames = []
-    while (frame := await socket.receive_json_from(timeout=5)).get("ref") != ref:
-        frames.append(frame)
-    return frames
 
 
 async def error_for(socket, frame: dict) -> dict:
