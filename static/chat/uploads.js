@@ -227,17 +227,13 @@ export class Uploads {
   remove(key, { refocus = false } = {}) {
     const item = this.items().find((candidate) => candidate.key === key);
     if (!item) return;
-    if (refocus) {
-      const chips = Array.from(this.els.list.querySelectorAll("[data-upload-remove]"));
-      const at = chips.findIndex((button) => Number(button.dataset.uploadRemove) === key);
-      this.refocusTo = chips[at + 1]?.dataset.uploadRemove ?? chips[at - 1]?.dataset.uploadRemove ?? null;
-    }
+    // The focus goes to the next chip's × (else the previous one's, else the box).
+    const chips = Array.from(this.els.list.querySelectorAll("[data-upload-remove]"));
+    const at = chips.findIndex((button) => Number(button.dataset.uploadRemove) === key);
+    const neighbour = chips[at + 1] || chips[at - 1] || null;
     if (item.xhr) item.xhr.abort(); // its abort event drops it
     else this.drop(item);
-    if (refocus) {
-      const next = this.refocusTo && this.els.list.querySelector(`[data-upload-remove="${this.refocusTo}"]`);
-      (next || this.els.textarea).focus();
-    }
+    if (refocus) (neighbour?.isConnected ? neighbour : this.els.textarea).focus();
   }
 
   drop(item) {
