@@ -23,7 +23,7 @@ from chat.models import Membership, Room
 from chat.relay import relay
 from project.errors import ClientError
 from tests.api.conftest import AsyncJsonClient
-from tests.support.frames import receive_type
+from tests.support.frames import close_code, receive_type, settled, still_open
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -52,37 +52,10 @@ async def bearer_socket(raw: str) -> WebsocketCommunicator:
     return socket
 
 
-async def close_code(socket) -> int | None:
-    """Wait for the server to close the socket; its close code."""
-    while True:
-        output = await socket.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            await socket.disconnect(code=output.get("code"))
-            return output.get("code")
-
-
-async def still_open(socket) -> bool:
-    await socket.send_json_to({"type": "ping", "ref": "alive"})
-    while True:
-        output = await socket.receive_output(timeout=5)
-        if output["type"] == "websocket.close":
-            return False
-        if '"ref":"alive"' in output.get("text", ""):
-            return True
-
-
 def consumer_of(user) -> ChatConsumer:
     """The live consumer of the user's one socket in this process (from the relay)."""
     (consumer,) = relay().members[user_group(user.pk)]
     return consumer
-
-
-async def settled(socket) -> list[dict]:
-    await socket.send_json_to({"type": "ping", "ref": "settle"})
-    frames = []
-    while (frame := await socket.receive_json_from(timeout=10)).get("ref") != "settle":
-        frames.append(frame)
-    return frames
 
 
 def post(user, body: str, slug: str) -> int:
