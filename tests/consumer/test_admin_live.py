@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from chat.events import CLOSE_SESSION_ENDED
+from tests.support.admin import room_change_form
 from tests.support.db import call
 from tests.support.frames import close_code, receive_type, send
 
@@ -114,27 +115,13 @@ async def test_removing_a_member_on_the_rooms_admin_page_is_live(
 ):
     b = await connect(people["bob"])
     memberships = await call(lambda: list(private_room.memberships.order_by("pk")))
-    form = {
-        "name": "Secret",
-        "slug": "secret",
-        "topic": "",
-        "kind": "private",
-        "creator": people["alice"].pk,
-        "memberships-TOTAL_FORMS": str(len(memberships)),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
-    for index, membership in enumerate(memberships):
-        prefix = f"memberships-{index}-"
-        form |= {
-            f"{prefix}id": membership.pk,
-            f"{prefix}room": private_room.pk,
-            f"{prefix}user": membership.user_id,
-            f"{prefix}role": membership.role,
-        }
-        if membership.user_id == people["bob"].pk:
-            form[f"{prefix}DELETE"] = "on"
+    form = room_change_form(
+        private_room,
+        name="Secret",
+        creator=people["alice"],
+        memberships=memberships,
+        remove=[people["bob"].pk],
+    )
     response = await call(admin_client.post, f"/admin/chat/room/{private_room.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert (await receive_type(b, "room_removed"))["room"] == "secret"
@@ -169,17 +156,9 @@ async def test_the_admin_refuses_to_remove_a_rooms_owner(people, private_room, a
 
 async def test_renaming_a_room_in_the_admin_is_live(people, private_room, connect, admin_client):
     b = await connect(people["bob"])
-    form = {
-        "name": "Top secret",
-        "slug": "secret",
-        "topic": "need to know",
-        "kind": "private",
-        "creator": people["alice"].pk,
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
+    form = room_change_form(
+        private_room, name="Top secret", topic="need to know", creator=people["alice"]
+    )
     response = await call(admin_client.post, f"/admin/chat/room/{private_room.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
     updated = await receive_type(b, "room_updated")

@@ -2,19 +2,16 @@
 role changes (the API, the admin), `user_updated` when someone's name or picture changes."""
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client
 
 from accounts.services import profile_update
 from chat import services
 from chat.models import Membership
+from tests.support.admin import room_change_form
+from tests.support.db import call
 from tests.support.frames import drain, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def call(func, *args, **kwargs):
-    return await database_sync_to_async(func)(*args, **kwargs)
 
 
 @pytest.fixture
@@ -92,26 +89,13 @@ async def test_the_rooms_admin_page_changes_roles_through_the_service(
 ):
     bob = await connect(people["bob"])
     memberships = await call(lambda: list(secret.memberships.order_by("pk")))
-    form = {
-        "name": "Secret",
-        "slug": "secret",
-        "topic": "",
-        "kind": "private",
-        "creator": people["alice"].pk,
-        "memberships-TOTAL_FORMS": str(len(memberships)),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
-    for index, membership in enumerate(memberships):
-        prefix = f"memberships-{index}-"
-        role = "moderator" if membership.user_id == people["bob"].pk else membership.role
-        form |= {
-            f"{prefix}id": membership.pk,
-            f"{prefix}room": secret.pk,
-            f"{prefix}user": membership.user_id,
-            f"{prefix}role": role,
-        }
+    form = room_change_form(
+        secret,
+        name="Secret",
+        creator=people["alice"],
+        memberships=memberships,
+        roles={people["bob"].pk: "moderator"},
+    )
     response = await call(admin_client.post, f"/admin/chat/room/{secret.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
     frame = await receive_type(bob, "member_updated")
