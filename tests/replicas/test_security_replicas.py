@@ -5,37 +5,21 @@ The exact Origin check on a replica and through nginx: tests/faults/test_origins
 """
 
 import asyncio
-import json
-import urllib.error
-import urllib.request
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.services import token_create, token_find
-from tests.support.live import Socket, bearer, handshake_status
+from tests.support.live import Socket, bearer, handshake_status, json_request
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
 CLOSE_SESSION_ENDED = 4001
 
 
-def http(method: str, url: str, headers: dict[str, str], body: dict | None = None):
-    """(status, JSON answer) of one request, in a thread (urllib blocks)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=40) as response:  # noqa: S310 - loopback
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 async def call(method: str, url: str, headers: dict[str, str], body: dict | None = None):
-    return await asyncio.to_thread(http, method, url, headers, body)
+    """(status, JSON answer) of one request, in a thread (urllib blocks); long polls fit."""
+    return await asyncio.to_thread(json_request, method, url, headers, body, 40)
 
 
 def new_token(user, name: str) -> tuple[str, int]:

@@ -106,6 +106,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def people_with_tokens(make_user, token_for, names: tuple[str, ...]) -> dict:
+    """Those users, onboarded (in `general`), each with ``headers`` carrying a new API token."""
+    from asgiref.sync import sync_to_async
+
+    result = {}
+    for name in names:
+        user = await sync_to_async(make_user)(name)
+        user.headers = bearer(await sync_to_async(token_for)(user))
+        result[name] = user
+    return result
+
+
 async def open_socket(replica, token: str):
     """A plain ``websockets`` connection to the replica with a bearer token, past its `hello`."""
     socket = await websockets.connect(
@@ -209,14 +221,16 @@ async def handshake_status(url: str, headers: dict[str, str]) -> int:
     return 101
 
 
-def json_request(method: str, url: str, headers: dict[str, str], body: dict | None = None):
+def json_request(
+    method: str, url: str, headers: dict[str, str], body: dict | None = None, timeout: float = 20
+):
     """One JSON request to a replica: (status, decoded body), errors included."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
