@@ -1,4 +1,4 @@
-"""Shared fixtures: real PostgreSQL and Redis, users, and WebSocket clients."""
+"""Shared fixtures: real PostgreSQL and Redis, users, WebSocket clients, replicas and nginx."""
 
 import contextlib
 import os
@@ -139,3 +139,19 @@ def start_replicas(transactional_db):
     yield start
     for replica in started:
         replica.kill()
+
+
+@pytest.fixture
+def load_balancer():
+    """`load_balancer(replicas)`: nginx in front of them, as deployed; stopped at teardown."""
+    from tests.support.nginx import Nginx
+
+    started: list[Nginx] = []
+
+    def start(replicas: list) -> Nginx:
+        started.append(Nginx(replicas).start())
+        return started[-1]
+
+    yield start
+    for nginx in started:
+        nginx.stop()

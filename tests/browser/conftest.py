@@ -208,19 +208,3 @@ def open_chat_without_websockets(new_page) -> Callable[..., tuple[ChatPage, WebS
         return chat, gate
 
     return sign_in
-
-
-@pytest.fixture
-def load_balancer() -> Iterator[Callable]:
-    """`load_balancer(replicas)`: nginx in front of them, as deployed; stopped at teardown."""
-    from tests.support.nginx import Nginx
-
-    started: list[Nginx] = []
-
-    def start(replicas: list) -> Nginx:
-        started.append(Nginx(replicas).start())
-        return started[-1]
-
-    yield start
-    for nginx in started:
-        nginx.stop()

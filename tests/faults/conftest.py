@@ -45,19 +45,3 @@ def people(make_user, token_for):
         return tokens
 
     return create
-
-
-@pytest.fixture
-def load_balancer():
-    """`load_balancer(replicas)`: nginx in front of them, as deployed; stopped at teardown."""
-    from tests.support.nginx import Nginx
-
-    started: list[Nginx] = []
-
-    def start(replicas: list) -> Nginx:
-        started.append(Nginx(replicas).start())
-        return started[-1]
-
-    yield start
-    for nginx in started:
-        nginx.stop()
