@@ -3,16 +3,17 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.support.live import bearer
+from tests.support.live import people_with_tokens
 
 
 @pytest.fixture
 async def people(make_user, token_for) -> dict:
     """alice, bob, carol and dave, onboarded (in `general`), each with ``headers``
     carrying a new API token of theirs."""
-    result = {}
-    for name in ("alice", "bob", "carol", "dave"):
-        user = await sync_to_async(make_user)(name)
-        user.headers = bearer(await sync_to_async(token_for)(user))
-        result[name] = user
-    return result
+    return await people_with_tokens(make_user, token_for, ("alice", "bob", "carol", "dave"))
+
+
+@pytest.fixture
+async def replicas(start_replicas):
+    """Two replicas on the tests' database and Redis."""
+    return await sync_to_async(start_replicas)(2)

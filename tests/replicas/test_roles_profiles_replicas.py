@@ -8,19 +8,20 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import services
-from tests.support.live import Socket, WebSession, bearer, json_request, password_for_replicas
+from tests.support.live import (
+    Socket,
+    WebSession,
+    json_request,
+    password_for_replicas,
+    people_with_tokens,
+)
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 async def people(make_user, token_for):
-    result = {}
-    for name in ("olga", "bob", "carol"):
-        user = await sync_to_async(make_user)(name)
-        user.headers = bearer(await sync_to_async(token_for)(user))
-        result[name] = user
-    return result
+    return await people_with_tokens(make_user, token_for, ("olga", "bob", "carol"))
 
 
 @pytest.fixture
@@ -32,11 +33,6 @@ async def ops(people):
     for username in ("bob", "carol"):
         await sync_to_async(services.room_invite)(by=people["olga"], room=room, username=username)
     return room
-
-
-@pytest.fixture
-async def replicas(start_replicas):
-    return await sync_to_async(start_replicas)(2)
 
 
 async def test_a_role_changed_through_one_replica_reaches_sockets_on_another(replicas, people, ops):

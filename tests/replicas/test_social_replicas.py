@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import services
-from tests.support.live import Socket, WebSession, bearer, password_for_replicas
+from tests.support.live import Socket, WebSession, password_for_replicas, people_with_tokens
 
 pytestmark = [pytest.mark.replicas, pytest.mark.django_db(transaction=True)]
 
@@ -18,17 +18,7 @@ CLOSE_SESSION_ENDED = 4001
 @pytest.fixture
 async def people(make_user, token_for):
     """alice, bob and carol with their bearer headers; all members of `general`."""
-    result = {}
-    for name in ("alice", "bob", "carol"):
-        user = await sync_to_async(make_user)(name)
-        user.headers = bearer(await sync_to_async(token_for)(user))
-        result[name] = user
-    return result
-
-
-@pytest.fixture
-async def replicas(start_replicas):
-    return await sync_to_async(start_replicas)(2)
+    return await people_with_tokens(make_user, token_for, ("alice", "bob", "carol"))
 
 
 def about(frames: list[dict], room: str) -> list[dict]:
