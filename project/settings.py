@@ -384,6 +384,9 @@ CHAT_PEOPLE_SEARCH_MAX_PAGE_SIZE = env.int("CHAT_PEOPLE_SEARCH_MAX_PAGE_SIZE", 5
 CHAT_SEARCH_CONFIG = env.str("CHAT_SEARCH_CONFIG", "simple")
 CHAT_SEARCH_PAGE_SIZE = env.int("CHAT_SEARCH_PAGE_SIZE", 20)
 CHAT_SEARCH_MAX_PAGE_SIZE = env.int("CHAT_SEARCH_MAX_PAGE_SIZE", 50)
+# Search looks at the newest this-many messages first (a fast walk newest first),
+# then, if the page is not full, at the older ones from the index's matches.
+CHAT_SEARCH_RECENT_WINDOW = env.int("CHAT_SEARCH_RECENT_WINDOW", 50_000)
 CHAT_RATE_LIMIT_SEARCH_PER_MINUTE = env.float("CHAT_RATE_LIMIT_SEARCH_PER_MINUTE", 30.0)
 CHAT_RATE_LIMIT_SEARCH_BURST = env.int("CHAT_RATE_LIMIT_SEARCH_BURST", 15)
 # Rooms one user may belong to (bounds `hello` and a socket's groups); 0: no cap.

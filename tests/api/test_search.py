@@ -145,6 +145,24 @@ def test_pages_go_back_with_before_and_has_more(api, people, team):
     assert last["has_more"] is False
 
 
+def test_a_page_spanning_the_newest_window_and_older_messages_is_whole_and_in_order(
+    api, people, team, settings
+):
+    """The newest CHAT_SEARCH_RECENT_WINDOW messages are searched first, the older
+    ones only when the page is not full: together they read as one newest-first list."""
+    settings.CHAT_SEARCH_RECENT_WINDOW = 4
+    old = [say(people["alice"], team, f"outage report {n}").id for n in range(3)]
+    for n in range(6):
+        say(people["alice"], team, f"lunch plans {n}")
+    recent = say(people["alice"], team, "outage over").id
+    page = api["bob"].get("/api/search", {"q": "outage", "limit": 3}).json()
+    assert [hit["id"] for hit in page["messages"]] == [recent, old[2], old[1]]
+    assert page["has_more"] is True
+    rest = api["bob"].get("/api/search", {"q": "outage", "before": old[1]}).json()
+    assert ([hit["id"] for hit in rest["messages"]], rest["has_more"]) == ([old[0]], False)
+    assert found(api["bob"], "lunch -plans") == []
+
+
 def test_the_page_size_defaults_to_20_and_stops_at_50(api, people, team):
     for n in range(51):
         Message.objects.create(room=team, author=people["alice"], body=f"log {n}", html="")
