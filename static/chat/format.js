@@ -49,3 +49,11 @@ export function truncate(text, max = 140) {
   const flat = String(text ?? "").replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** A message as one line of text: its body, or for files alone what they are. */
+export function messagePreview(message, max = 140) {
+  const text = truncate(message.body, max);
+  const files = message.attachments ?? [];
+  if (text || !files.length) return text;
+  return truncate(files.length === 1 ? `📎 ${files[0].name}` : `📎 ${files.length} files`, max);
+}

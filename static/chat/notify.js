@@ -8,7 +8,7 @@
 
 import { ApiError, api } from "./api.js";
 import { byId, setText } from "./dom.js";
-import { displayName, truncate } from "./format.js";
+import { displayName, messagePreview } from "./format.js";
 import { mentionsUser } from "./store.js";
 
 const LABELS = { all: "Every message", mentions: "Mentions only", none: "Nothing (muted)" };
@@ -32,7 +32,7 @@ export function desktopNotify(room, message, username, onClick) {
   const where = room.kind === "direct" ? room.name : `#${room.name}`;
   try {
     const note = new Notification(`${displayName(message.author)} in ${where}`, {
-      body: truncate(message.body, 180),
+      body: messagePreview(message, 180),
       tag: `chat-${room.slug}-${message.id}`,
     });
     note.addEventListener("click", () => {

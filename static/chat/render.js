@@ -566,7 +566,7 @@ export class MessageList {
     const textarea = li.querySelector('[data-edit="body"]');
     const body = textarea.value;
     const message = this.room?.byId.get(id);
-    if (!body.trim()) {
+    if (!body.trim() && !message?.attachments?.length) {
       this.on.showError("A message cannot be empty. Use delete to remove it.");
       return;
     }

@@ -226,6 +226,20 @@ def test_a_dropped_file_reaches_the_other_member_as_a_chip_that_downloads_it(pai
     assert answer.body() == b"x" * 3000
     assert answer.headers["content-disposition"].startswith("attachment")
     assert not bob.page.get_by_role("img", name="notes.txt").count()  # not an image
+    # Notifications and previews name the file of a message without text.
+    previews = bob.page.evaluate(
+        """async () => {
+          const app = document.querySelector('script[type="module"]').src;
+          const { messagePreview } = await import(new URL("./format.js", app));
+          const file = { name: "notes.txt" };
+          return [
+            messagePreview({ body: "", attachments: [file] }),
+            messagePreview({ body: "", attachments: [file, file] }),
+            messagePreview({ body: "see this", attachments: [file] }),
+          ];
+        }"""
+    )
+    assert previews == ["📎 notes.txt", "📎 2 files", "see this"]
 
 
 def test_cancelling_an_upload_in_flight_sends_nothing_and_removes_its_chip(pair):
