@@ -32,8 +32,9 @@ class RedisServer:
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
-    def start(self) -> "RedisServer":
-        command = [
+    def command(self) -> list[str]:
+        """The redis-server command line: loopback, no persistence, in the foreground."""
+        return [
             "redis-server",
             "--port", str(self.port),
             "--bind", "127.0.0.1",
@@ -41,16 +42,24 @@ class RedisServer:
             "--appendonly", "no",
             "--daemonize", "no",
         ]  # fmt: skip
+
+    def is_ready(self) -> bool:
+        return self.client().ping()
+
+    def start(self) -> "RedisServer":
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if self.client().ping():
+                if self.is_ready():
                     return self
             except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on {self.port}:\n{self.log.read_text()}")
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"{type(self).__name__} on {self.port} was not ready:\n{self.log.read_text()}"
+        )
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

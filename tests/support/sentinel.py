@@ -38,28 +38,12 @@ class ReplicaServer(RedisServer):
 
     master_port: int = 0
 
-    def start(self) -> "ReplicaServer":
-        command = [
-            "redis-server",
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--replicaof", "127.0.0.1", str(self.master_port),
-        ]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                info = self.client().info("replication")
-                if info.get("master_link_status") == "up":
-                    return self
-            except redis.ConnectionError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"replica on {self.port} did not sync:\n{self.log.read_text()}")
+    def command(self) -> list[str]:
+        return [*super().command(), "--replicaof", "127.0.0.1", str(self.master_port)]
+
+    def is_ready(self) -> bool:
+        """Synced with the master, not merely up."""
+        return self.client().info("replication").get("master_link_status") == "up"
 
 
 @dataclass
