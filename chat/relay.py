@@ -29,10 +29,14 @@ import weakref
 
 from channels.layers import get_channel_layer
 
+from chat import watchdog
+
 log = logging.getLogger(__name__)
 
 # A layer that fails to receive (Redis away) is retried this often; the
 # watchdog meanwhile holds room frames and recycles the sockets once it is back.
+# Every event received is reported to it (watchdog.heard): a probe behind a
+# backlog that keeps moving is late, not lost.
 RECEIVE_RETRY_SECS = 0.5
 
 
@@ -138,6 +142,7 @@ class Relay:
                 log.warning("relay receive failed; retrying", exc_info=True)
                 await asyncio.sleep(RECEIVE_RETRY_SECS)
                 continue
+            watchdog.heard(event)
             await self.deliver(event)
 
     async def deliver(self, event: dict) -> None:

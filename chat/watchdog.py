@@ -18,6 +18,23 @@ again, every socket open meanwhile is closed with 4012 (1012, "service
 restart"); clients reconnect, subscribe afresh and catch up from the last id
 they got before the gap (tests/faults/test_redis_outage.py).
 
+A busy replica is not a lost layer (issue 18). The probe travels the same
+path as the replica's fan-out (the core layer's inbox list, the pub/sub
+layer's one connection to the server), so behind a backlog of thousands of
+events it arrives late, and recycling every socket then would start a
+reconnect storm against a replica that is already overloaded. So a late probe
+counts as lost only if its path stalled: nothing came through it (``heard``,
+from the relay) for a whole ``PROBE_TIMEOUT_SECS``. While events keep coming,
+the probe is behind them in a FIFO and not lost, and the watchdog keeps
+waiting, checking the server's ``run_id`` every timeout meanwhile. That still
+hears every way the layer loses messages: a restart or failover (``run_id``,
+at once), a pause or a dead connection (the path stalls), a broken pub/sub
+connection (its log line, at once; without it the probe lost with it), the
+core layer dropping events over capacity (its own log line, project/compat.py)
+or by age: a probe that waited ``BACKLOG_MAX_SECS`` counts as lost, and since
+the next probe leaves as soon as one returns, no event waits longer than about
+twice that, below the core layer's 60 s expiry (tests/faults/test_watchdog_busy.py).
+
 With several Redis servers (REDIS_URL names shards, channels-redis hashes each
 group to one of them) the watchdog probes each server on its own: a group that
 hashes to it, its own ``run_id``. A lost server quarantines and then recycles
@@ -34,6 +51,7 @@ import contextlib
 import logging
 import uuid
 import weakref
+from collections import Counter as Tally
 from functools import cache
 
 from channels.layers import get_channel_layer
@@ -50,9 +68,12 @@ log = logging.getLogger(__name__)
 # server, and bounds how long a socket stays deaf after Redis comes back to
 # about two seconds.
 PROBE_INTERVAL_SECS = 1.0
-# A probe that takes longer than this counts as lost. Generous on purpose: an
-# event loop busy for a moment must not make every client reconnect.
-PROBE_TIMEOUT_SECS = 5.0
+# A probe whose path carried nothing for this long counts as lost. Generous on
+# purpose: an event loop busy for a moment must not make every client reconnect.
+PROBE_TIMEOUT_SECS = settings.CHAT_WATCHDOG_PROBE_TIMEOUT_SECS
+# A probe still behind a moving backlog after this long counts as lost: a third
+# of the core layer's 60 s message expiry (see the module docstring).
+BACKLOG_MAX_SECS = 20.0
 # The client should reconnect (and catch up) at once: 4000 + 1012 ("service
 # restart"), since daphne only lets applications send 1000 or 3000-4999.
 CLOSE_LAYER_LOST = 4012
@@ -73,6 +94,8 @@ _task: asyncio.Task | None = None
 # Indexes (into REDIS_URL's servers) of the shards that lost messages, from the
 # first sign until the sockets depending on them are recycled.
 lost: set[int] = set()
+# Events the relay received, by the path they came through (see _path).
+_heard: Tally = Tally()
 
 
 # Which shard a group, a channel, a socket depends on
@@ -168,6 +191,24 @@ def _pubsub_connection_broken(shard: int | None) -> None:
 compat.watch_receive_failures(_pubsub_connection_broken)
 
 
+def _path(shard: int) -> int:
+    """Where a probe of ``shard`` travels with the fan-out: the pub/sub layer's
+    connection to that server, the core layer's inbox (on one server for all)."""
+    if shard_count() == 1:
+        return 0
+    return shard if _pubsub() else _inbox_shard()
+
+
+def heard(event: dict) -> None:
+    """The relay received ``event``: its path is moving (a late probe is not lost)."""
+    if shard_count() == 1:
+        _heard[0] += 1
+    elif _pubsub():
+        _heard[group_shard(event.get("group", ""))] += 1
+    else:
+        _heard[_inbox_shard()] += 1
+
+
 def register(consumer) -> None:
     _sockets.add(consumer)
 
@@ -226,8 +267,8 @@ class ShardProbe:
             raise
         return name
 
-    async def probe(self) -> bool:
-        """True if the server is the same as before and a message went round."""
+    async def same_server(self) -> bool:
+        """False once the server restarted or failed over (its ``run_id`` changed)."""
         run_id = (await self.redis.info("server"))["run_id"]
         if self.run_id is not None and run_id != self.run_id:
             log.warning(
@@ -238,22 +279,46 @@ class ShardProbe:
             self.run_id = run_id
             return False
         self.run_id = run_id
+        return True
+
+    async def probe(self) -> bool:
+        """True if the server is the same as before and a message went round."""
+        if not await self.same_server():
+            return False
         if self.channel is None:
             self.channel = await self._new_channel()
             await self.layer.group_add(self.group, self.channel)
         self.seq += 1
+        path = _path(self.index)
+        moved = _heard[path]
         await asyncio.wait_for(
             self.layer.group_send(self.group, {"type": "watchdog.probe", "seq": self.seq}),
             PROBE_TIMEOUT_SECS,
         )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = loop.create_task(self._answer(self.seq))
+        try:
+            while not (await asyncio.wait({answer}, timeout=PROBE_TIMEOUT_SECS))[0]:
+                if _heard[path] == moved:
+                    return False  # nothing came through its path: stalled, not busy
+                moved = _heard[path]
+                if loop.time() - started > BACKLOG_MAX_SECS or not await self.same_server():
+                    return False
+            return answer.result()
+        finally:
+            answer.cancel()
+
+    async def _answer(self, seq: int) -> bool:
         while True:
-            message = await asyncio.wait_for(self.layer.receive(self.channel), PROBE_TIMEOUT_SECS)
-            if message.get("seq") == self.seq:
+            message = await self.layer.receive(self.channel)
+            if message.get("seq") == seq:
                 return True  # an answer to an earlier, timed-out probe is skipped
 
     async def check(self) -> bool:
         try:
-            return await asyncio.wait_for(self.probe(), PROBE_TIMEOUT_SECS * 2)
+            limit = BACKLOG_MAX_SECS + PROBE_TIMEOUT_SECS * 3
+            return await asyncio.wait_for(self.probe(), limit)
         except Exception:
             return False
 
