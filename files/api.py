@@ -1,27 +1,14 @@
 """POST /api/uploads: one file in, its attachment object out (attach it by id to a message)."""
 
 from django.http import HttpRequest
-from ninja import Field, File, Router, Schema, Status
+from ninja import File, Router, Status
 from ninja.files import UploadedFile
 
 from files import selectors, services
+from files.schemas import AttachmentOut
 from project.errors import errors
 
 router = Router()
-
-
-class AttachmentOut(Schema):
-    id: int = Field(description="Pass it in a message's `attachments` to attach the file.")
-    name: str = Field(description="The file name, cleaned of paths and control characters.")
-    size: int = Field(description="Bytes stored (an image's after re-encoding).")
-    content_type: str = Field(
-        description="Checked, never the client's: image/png, image/jpeg, image/gif or "
-        "image/webp for images, application/octet-stream for anything that could render."
-    )
-    url: str = Field(description="Stable; answers only those who may read the file, else 404.")
-    width: int | None = Field(None, description="Images only.")
-    height: int | None = Field(None, description="Images only.")
-    thumbnail_url: str | None = Field(None, description="Images only: at most 400×400.")
 
 
 @router.post(

@@ -76,8 +76,9 @@ def test_someone_elses_upload_is_no_upload(make_user, bearer):
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     missing = post(bearer(bob), "look", attachments=[theirs.id + 1000]).json()
     # The same answer as for an id nobody has: nothing to learn by probing.
-    assert missing["detail"].replace(str(theirs.id + 1000), str(theirs.id)) == (
-        response.json()["detail"]
+    assert (
+        missing["detail"].replace(str(theirs.id + 1000), str(theirs.id))
+        == (response.json()["detail"])
     )
     assert not Message.objects.exists()
     assert Upload.objects.get(pk=theirs.pk).attached_at is None
