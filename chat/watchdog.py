@@ -29,11 +29,14 @@ the probe is behind them in a FIFO and not lost, and the watchdog keeps
 waiting, checking the server's ``run_id`` every timeout meanwhile. That still
 hears every way the layer loses messages: a restart or failover (``run_id``,
 at once), a pause or a dead connection (the path stalls), a broken pub/sub
-connection (its log line, at once; without it the probe lost with it), the
-core layer dropping events over capacity (its own log line, project/compat.py)
-or by age: a probe that waited ``BACKLOG_MAX_SECS`` counts as lost, and since
-the next probe leaves as soon as one returns, no event waits longer than about
-twice that, below the core layer's 60 s expiry (tests/faults/test_watchdog_busy.py).
+connection (its log line, at once; without the line, the probe lost with the
+connection counts once it waited ``BACKLOG_MAX_SECS``), the core layer
+dropping events over capacity (its own log line, project/compat.py) or by age:
+a probe that waited ``BACKLOG_MAX_SECS`` counts as lost, and since the next
+probe leaves as soon as one returns, no event waits longer than about twice
+that, below the core layer's 60 s expiry (tests/faults/test_watchdog_busy.py).
+A replica's own event loop frozen longer than the timeout (SIGSTOP, a VM
+pause) still counts as a stall: its clients catch up, which is harmless.
 
 With several Redis servers (REDIS_URL names shards, channels-redis hashes each
 group to one of them) the watchdog probes each server on its own: a group that
