@@ -20,7 +20,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, model_validator
 from accounts import selectors as people_selectors
 from accounts.api import UserOut
 from chat import event_poll, longpoll, presence, ratelimit, reactions, selectors, services
-from chat.frames import MemberOut, MessageOut, RoomOut, TombstoneOut
+from chat.frames import ChangesOut, MemberOut, MessageOut, RoomOut
 from files.services import MAX_ATTACHMENTS
 from project.errors import ClientError, errors
 
@@ -68,16 +68,6 @@ class RoleIn(Schema):
     role: Literal["owner", "moderator", "member"] = Field(
         description="`owner` hands the room over: the old owner becomes a moderator."
     )
-
-
-class ChangesOut(Schema):
-    room: str
-    changes: list[MessageOut | TombstoneOut] = Field(
-        description="Every message changed after `since`, once each, in seq order, as it is "
-        "now; deleted ones as tombstones."
-    )
-    seq: int = Field(description="Pass this as `since` next (with has_more, at once).")
-    has_more: bool
 
 
 class ChangesQuery(Schema):

@@ -210,17 +210,22 @@ class HistoryFrame(Schema):
     ref: Ref = None
 
 
-class SyncedFrame(Schema):
-    """The reply to `sync` (and a room catching up in GET /api/events)."""
+class ChangesOut(Schema):
+    """A page of the change cursor: `GET …/changes`, and inside `synced`."""
 
-    type: Literal["synced"]
     room: str
     changes: list[MessageOut | TombstoneOut] = Field(
         description="Every message changed after `since`, once each, in seq order, as it is "
         "now; deleted ones as tombstones."
     )
-    seq: int = Field(description="The cursor to keep (with has_more, ask again from it at once).")
+    seq: int = Field(description="Pass this as `since` next (with has_more, at once).")
     has_more: bool
+
+
+class SyncedFrame(ChangesOut):
+    """The reply to `sync` (and a room catching up in GET /api/events)."""
+
+    type: Literal["synced"]
     ref: Ref = None
 
 
