@@ -1,8 +1,5 @@
 """Unused uploads are removed after a day, rows and bytes; attached ones stay."""
 
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -12,7 +9,7 @@ from django.utils import timezone
 
 from files.models import Upload
 from tests.files.test_attachments import post_with
-from tests.support.servers import ROOT, replica_env
+from tests.support.servers import notify_worker, replica_env
 
 WORKER_TIMEOUT_SECS = 30
 
@@ -85,22 +82,11 @@ def test_the_worker_runs_the_cleanup_by_itself(people, upload_of, media_root):
         MEDIA_ROOT=str(media_root),
         CHAT_FILES_CLEANUP_INTERVAL_SECS="1",
     )
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "runworker", "chat-notify", "--layer", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with notify_worker(env) as worker:
         deadline = time.monotonic() + WORKER_TIMEOUT_SECS
         while Upload.objects.filter(pk=old.pk).exists() and time.monotonic() < deadline:
-            assert worker.poll() is None, "the worker exited"
+            assert worker.process.poll() is None, "the worker exited"
             time.sleep(0.3)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output = worker.communicate(timeout=30)[0]
-    assert not Upload.objects.filter(pk=old.pk).exists(), output
+    assert not Upload.objects.filter(pk=old.pk).exists(), worker.output
     assert not old.file.storage.exists(old.file.name)
     assert Upload.objects.filter(pk=new.pk).exists()

@@ -1,8 +1,6 @@
 """The background worker: @mentions are emailed to members who are offline."""
 
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ from django.core.cache import cache
 from chat import presence
 from chat.notifications import mention_notify, mentioned_usernames
 from chat.services import direct_room_open, message_post, notify_set
-from tests.support.servers import ROOT, replica_env
+from tests.support.servers import notify_worker, replica_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,20 +90,9 @@ def test_the_worker_process_emails_a_mention_queued_before_it_started(
     outbox = tmp_path / "outbox"
     # django-environ drops one slash of the path: four make it absolute.
     env = replica_env(connection.settings_dict["NAME"], EMAIL_URL=f"filemail:///{outbox}")
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "runworker", "chat-notify", "--layer", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        emails = wait_for_files(outbox, worker)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output = worker.communicate(timeout=30)[0]
-    assert len(emails) == 1, output
+    with notify_worker(env) as worker:
+        emails = wait_for_files(outbox, worker.process)
+    assert len(emails) == 1, worker.output
     text = emails[0].read_text()
     assert "To: bob@example.com" in text
     assert "Subject: [Chat] alice mentioned you in #General" in text

@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,34 @@ def replica_env(database_name: str, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+@dataclass
+class WorkerRun:
+    """The background worker's process, and everything it printed once stopped."""
+
+    process: subprocess.Popen
+    output: str = ""
+
+
+@contextmanager
+def notify_worker(env: dict[str, str]) -> Iterator[WorkerRun]:
+    """``manage.py runworker chat-notify`` (mention emails, upload cleanup) with ``env``,
+    stopped with SIGTERM on leaving; its output is in ``.output`` afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runworker", "chat-notify", "--layer", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    run = WorkerRun(process)
+    try:
+        yield run
+    finally:
+        process.send_signal(signal.SIGTERM)
+        run.output = process.communicate(timeout=30)[0]
 
 
 def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
