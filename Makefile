@@ -70,4 +70,4 @@ bench: install
 
 # Search over 1,000,000 messages against icontains (bench/README.md); its own database.
 bench-search: install
-	$(PY) bench/search.py $(ARGS)
+	$(PY) bench/search_bench.py $(ARGS)

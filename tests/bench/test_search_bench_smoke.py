@@ -1,4 +1,5 @@
-"""The search benchmark (bench/search.py, `make bench-search`) runs end to end on 2,000 messages.
+"""The search benchmark (bench/search_bench.py, `make bench-search`) runs end to end on
+2,000 messages.
 
 It seeds a database of its own, measures both kinds of query and merges its keys
 into a results file that already holds other results. No speed is asserted: only
@@ -36,7 +37,7 @@ def test_tiny_run_finds_the_same_hits_both_ways_and_merges_only_its_keys(tmp_pat
     run = subprocess.run(
         [
             sys.executable,
-            str(REPO / "bench" / "search.py"),
+            str(REPO / "bench" / "search_bench.py"),
             "--messages=2000",
             "--repeats=2",
             "--warmup=0",

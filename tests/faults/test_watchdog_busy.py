@@ -109,15 +109,17 @@ async def test_an_overloaded_replica_on_a_healthy_redis_recycles_no_socket(
     try:
         sent, held = await sync_to_async(store_burst)()
         loop = asyncio.get_running_loop()
+        # From the first event on: where the replica drains as fast as the layer takes
+        # the burst (the core layer on a fast host), the backlog builds while publishing.
+        publishing = loop.time()
         await asyncio.to_thread(asyncio.run, publish(layer, held))
-        published = loop.time()
         await every_socket_holds(listeners, MESSAGES, timeout=90)
-        lag = loop.time() - published
+        lag = loop.time() - publishing
 
         metrics = await asyncio.to_thread(scrape, busy.http_url)
         assert lag > float(PROBE_TIMEOUT) * 2, (
             f"the replica was not overloaded (every socket held the burst {lag:.1f} s after "
-            f"it was published): raise MESSAGES or SOCKETS_EACH"
+            f"its publishing began): raise MESSAGES or SOCKETS_EACH"
         )
         recycled = [c.name for c in listeners if CLOSE_LAYER_LOST in c.close_codes]
         assert not recycled, f"{len(recycled)} busy sockets were recycled: {recycled[:10]}"

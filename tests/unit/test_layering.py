@@ -50,3 +50,11 @@ def test_a_lower_app_never_imports_a_higher_one(package: str, above: tuple[str, 
 def test_the_shared_error_module_is_a_leaf() -> None:
     names = imported_modules("project")["project/errors.py"]
     assert {name.split(".")[0] for name in names} <= {"typing", "ninja"}
+
+
+def test_no_bench_script_hides_an_app_of_the_product() -> None:
+    """bench/ scripts run with bench/ first on sys.path: a bench/search.py once made
+    the product's replicas import it instead of the search app."""
+    apps = {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
+    scripts = {path.stem for path in (ROOT / "bench").glob("*.py")}
+    assert apps & scripts == set()

@@ -1,9 +1,9 @@
 """``make bench-search``: the product's message search over 1,000,000 stored messages,
 against a plain ``icontains`` query on the same data, measured in the same run.
 
-    python bench/search.py                      # seed once (reused later), measure, merge
-    python bench/search.py --reseed             # drop the bench database and seed it again
-    python bench/search.py --messages 2000 --repeats 3 --out /tmp/x.json --drop-db  # tiny
+    python bench/search_bench.py                      # seed once (reused later), measure, merge
+    python bench/search_bench.py --reseed             # drop the bench database and seed it again
+    python bench/search_bench.py --messages 2000 --repeats 3 --out /tmp/x.json --drop-db  # tiny
 
 Everything runs in one database of its own (``chat_bench_search`` unless
 ``--db-name``), created and migrated here with ``manage.py migrate``: the
@@ -283,7 +283,7 @@ def django_setup(db_name: str) -> None:
         CHAT_RATE_LIMIT_SEARCH_PER_MINUTE="1000000",
         CHAT_RATE_LIMIT_SEARCH_BURST="1000000",
     )
-    # This file is bench/search.py: its directory, first on sys.path when run as a
+    # This file is bench/search_bench.py: its directory, first on sys.path when run as a
     # script, must not hide the product's `search` app.
     sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic here
@@ -700,7 +700,7 @@ def run_snapshot(rev: str, out: Path) -> int:
         subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
         say(f"running the product at {commit[:12]} (a git archive of {rev} in {dest})")
         argv = [*sys.argv[1:], "--product-src=worktree", f"--out={out.resolve()}"]
-        script = Path(dest) / "bench" / "search.py"
+        script = Path(dest) / "bench" / "search_bench.py"
         env = {**os.environ, COMMIT_ENV: commit}
         return subprocess.run([sys.executable, str(script), *argv], env=env, check=False).returncode
 
