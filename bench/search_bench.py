@@ -686,18 +686,10 @@ def _git_commit() -> str | None:
 def run_snapshot(rev: str, out: Path) -> int:
     """Run this benchmark from a ``git archive`` of ``rev``, so that edits in progress in a
     shared checkout (an unfinished migration, say) never change what is measured."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", rev + "^{commit}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    from run import snapshot_product  # bench/run.py: the snapshot `make bench` runs too
+
     with tempfile.TemporaryDirectory(prefix="bench-search-") as dest:
-        archive = subprocess.run(
-            ["git", "archive", commit], cwd=REPO, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
+        _, commit = snapshot_product(rev, Path(dest))
         say(f"running the product at {commit[:12]} (a git archive of {rev} in {dest})")
         argv = [*sys.argv[1:], "--product-src=worktree", f"--out={out.resolve()}"]
         script = Path(dest) / "bench" / "search_bench.py"
