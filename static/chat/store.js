@@ -77,6 +77,7 @@ export class Store {
     this.me = me;
     this.rooms = new Map();
     this.currentSlug = null;
+    this.resyncing = null; // set by sync.js's resync(): new sends wait until it ends
   }
 
   get current() {

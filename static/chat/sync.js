@@ -162,6 +162,23 @@ export async function catchUpRoom(conn, room, afterId) {
  * first), then send whatever was waiting in the outbox.
  */
 export async function resync(conn, store, { changed }) {
+  // Until the rooms are caught up, a new send waits behind the ones that waited
+  // already (transmit), so the server gets them in the order they were typed.
+  const token = {};
+  store.resyncing = token;
+  try {
+    await catchUpEveryRoom(conn, store, changed);
+  } finally {
+    if (store.resyncing === token) store.resyncing = null;
+  }
+  for (const room of store.rooms.values()) {
+    for (const pending of room.pending.values()) {
+      if (pending.status === "sending" || pending.status === "waiting") transmit(conn, store, pending, changed);
+    }
+  }
+}
+
+async function catchUpEveryRoom(conn, store, changed) {
   // Cursors are taken now, before any reply can move them.
   const rooms = [...store.rooms.values()].filter((room) => room.loaded);
   rooms.sort((a, b) => Number(b === store.current) - Number(a === store.current));
@@ -173,11 +190,6 @@ export async function resync(conn, store, { changed }) {
     if (typeof room.seq === "number") await syncRoom(conn, store, room);
     else await catchUpRoom(conn, room, after);
     changed(room);
-  }
-  for (const room of store.rooms.values()) {
-    for (const pending of room.pending.values()) {
-      if (pending.status === "sending" || pending.status === "waiting") transmit(conn, store, pending, changed);
-    }
   }
 }
 
@@ -192,9 +204,9 @@ export function transmit(conn, store, pending, changed) {
   const frame = { type: "send", room: pending.room, body: pending.body, client_id: pending.client_id, ref: pending.client_id };
   if (pending.thread) frame.thread = pending.thread;
   if (pending.attachments?.length) frame.attachments = pending.attachments.map((a) => a.id);
-  const sent = conn.isOpen && conn.send(frame);
+  const sent = !store.resyncing && conn.isOpen && conn.send(frame);
   if (!sent) {
-    pending.status = "waiting"; // resync() sends it once the socket is back
+    pending.status = "waiting"; // resync() sends it once the socket is back and caught up
     return;
   }
   pending.attempts += 1;

@@ -1,5 +1,6 @@
 """Losing the connection loses nothing: reconnect, catch up, no duplicates."""
 
+import json
 import re
 
 import pytest
@@ -105,3 +106,71 @@ def test_a_server_side_close_reconnects_with_backoff_and_catches_up_every_room(
     alice.open_room("Random")
     alice.expect_message("random while away 3")
     assert alice.shown_texts() == [f"random while away {n}" for n in range(1, 4)]
+
+
+def test_what_is_typed_while_the_page_catches_up_goes_out_after_what_waited(
+    replicas, make_person, open_chat, in_thread
+):
+    """Sends keep the order they were typed in across a reconnect: a message
+    written while the page is still catching up waits behind the ones written
+    while it was offline, instead of overtaking them on the new socket."""
+    from chat import events
+
+    alice_user = make_person("alice")
+    make_person("bob")
+    one, two = replicas
+    alice = open_chat("alice", one)
+    bob = open_chat("bob", two)
+    alice.send("before the drop")
+    bob.expect_message("before the drop", author="alice")
+
+    # Alice's new sockets are refused until the line is up; then her page's
+    # catch-up (`sync`) is held back until the test lets it go.
+    line = {"up": False, "hold_sync": True}
+    held = []
+
+    def route_socket(ws):
+        if not line["up"]:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+
+        def to_server(message):
+            if line["hold_sync"] and json.loads(message).get("type") == "sync":
+                held.append((server, message))
+            else:
+                server.send(message)
+
+        ws.on_message(to_server)
+
+    alice.page.context.route_web_socket(re.compile(r"/ws/$"), route_socket)
+    in_thread(events.sessions_close, alice_user.pk)
+    expect(alice.banner).to_contain_text(re.compile("Connection lost|Reconnecting"))
+    alice.send("written while offline")
+    expect(alice.message("written while offline")).to_have_class(re.compile(r"\bmsg-waiting\b"))
+
+    line["up"] = True
+    alice.page.get_by_role("button", name="Reconnect now").click()
+    wait_until(alice.page, lambda: held, what="alice's page to ask for its catch-up")
+    alice.send("written while catching up")
+    # It waits its turn (it is not lost, and not failed)...
+    expect(alice.message("written while catching up")).to_have_class(re.compile(r"\bmsg-waiting\b"))
+    line["hold_sync"] = False
+    for server, message in held:
+        server.send(message)
+    alice.expect_online()
+
+    # ...and goes out after the one that waited before it.
+    expected = ["before the drop", "written while offline", "written while catching up"]
+    bob.expect_message("written while catching up", author="alice")
+    alice.expect_message("written while catching up", author="alice")
+    for person in (alice, bob):
+        wait_until(
+            person.page,
+            lambda person=person: not any(m["pending"] for m in person.shown_messages()),
+            what=f"{person.username}'s sends to be confirmed",
+        )
+        shown = person.shown_messages()
+        assert [m["text"] for m in shown] == expected, person.username
+        ids = [m["id"] for m in shown]
+        assert ids == sorted(set(ids)), f"{person.username}: ids not unique and ascending: {ids}"
