@@ -15,6 +15,7 @@ forward; ``chat.close`` close the socket (only a session's, with
 ``session_key``; only a token's, with ``token_id``).
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -50,7 +51,26 @@ def _send(group: str, event: dict, kind: str) -> None:
     async_to_sync(get_channel_layer().group_send)(group, event)
 
 
+def _send_all(sends: list[tuple[str, dict, str]]) -> None:
+    """Several (group, event, kind) at once: one hop to the event loop, not one each."""
+    if not sends:
+        return
+    layer = get_channel_layer()
+    for group, event, kind in sends:
+        metrics.event_fanned_out(kind)
+        event["group"] = group
+
+    async def publish() -> None:
+        await asyncio.gather(*(layer.group_send(group, event) for group, event, _ in sends))
+
+    async_to_sync(publish)()
+
+
 def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = "") -> None:
+    _send(room_group(room.pk), _room_event(room, payload, message_id, exclude), payload["type"])
+
+
+def _room_event(room: Room, payload: dict, message_id: int = 0, exclude: str = "") -> dict:
     event = {"type": "chat.frame", "room_id": room.pk, "frame": encode(payload)}
     if message_id:
         event["message_id"] = message_id
@@ -59,7 +79,7 @@ def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = ""
         event["seq"] = payload["seq"]  # a long poll checks its live frames are contiguous
     if exclude:
         event["exclude"] = exclude
-    _send(room_group(room.pk), event, payload["type"])
+    return event
 
 
 def _to_user_stored(user_id: int, payload: dict, event_type: str = "chat.frame", **extra) -> None:
@@ -238,11 +258,15 @@ def typing(room: Room, user: AbstractBaseUser, *, exclude: str) -> None:
 
 
 def presence_changed(user: AbstractBaseUser, online: bool, rooms: list[Room]) -> None:
-    for room in rooms:
-        to_room(
-            room,
-            {"type": "presence", "room": room.slug, "user": user.get_username(), "online": online},
-        )
+    """To each room at once: a user in many rooms costs the connecting socket one hop."""
+    username = user.get_username()
+    frames = [
+        (room, {"type": "presence", "room": room.slug, "user": username, "online": online})
+        for room in rooms
+    ]
+    _send_all(
+        [(room_group(room.pk), _room_event(room, frame), "presence") for room, frame in frames]
+    )
 
 
 def sessions_close(user_id: int, *, session_key: str = "", token_id: int | None = None) -> None:

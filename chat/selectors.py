@@ -129,9 +129,11 @@ def room_payload(
     unread: int = 0,
     mentions: int = 0,
     notify: str = "",
+    title: tuple[str, str | None] | None = None,
 ) -> dict:
-    """The room object; ``notify`` is the viewer's stored setting ("": the kind's default)."""
-    name, peer = room_title(room=room, viewer=viewer)
+    """The room object; ``notify`` is the viewer's stored setting ("": the kind's default),
+    ``title`` the room_title() already known."""
+    name, peer = title or room_title(room=room, viewer=viewer)
     payload = {
         "slug": room.slug,
         "name": name,
@@ -174,23 +176,80 @@ def _unread_mentions(user: AbstractBaseUser):
     return Coalesce(Subquery(mentions), 0)
 
 
+# One statement for everything a socket's `hello` needs (and which of the rooms hear
+# presence): the ORM's version of it cost 4-5 ms of query compilation per connect,
+# on the one database thread every handshake queues for.
+_MEMBER_ROOMS_SQL = """
+SELECT r.*, m.notify AS member_notify,
+  (SELECT COUNT(*) FROM {message} msg
+    WHERE msg.room_id = m.room_id AND msg.id > m.last_read_id AND NOT msg.deleted
+      AND (msg.author_id IS NULL OR msg.author_id <> %(user)s)) AS unread,
+  (SELECT COUNT(*) FROM {mention} mn JOIN {message} mm ON mm.id = mn.message_id
+    WHERE mn.user_id = %(user)s AND mn.room_id = m.room_id
+      AND mn.message_id > m.last_read_id AND NOT mm.deleted) AS mentions,
+  (SELECT COUNT(*) FROM (SELECT 1 FROM {membership} o WHERE o.room_id = m.room_id
+    LIMIT %(counted)s) AS firsts) AS members_counted
+FROM {membership} m JOIN {room} r ON r.id = m.room_id
+WHERE m.user_id = %(user)s
+ORDER BY r.kind, r.name
+"""
+
+
+def member_rooms(*, user_id: int) -> list[Room]:
+    """The user's rooms, each with ``unread``, ``mentions``, ``member_notify`` (the
+    stored setting) and ``hears_presence`` (at most CHAT_PRESENCE_ROOM_MAX_MEMBERS
+    members: see sessions._rooms_of), in one statement."""
+    sql = _MEMBER_ROOMS_SQL.format(
+        message=Message._meta.db_table,
+        mention=Mention._meta.db_table,
+        membership=Membership._meta.db_table,
+        room=Room._meta.db_table,
+    )
+    limit = settings.CHAT_PRESENCE_ROOM_MAX_MEMBERS
+    rooms = list(Room.objects.raw(sql, {"user": user_id, "counted": limit + 1}))
+    for room in rooms:
+        room.hears_presence = room.members_counted <= limit
+    return rooms
+
+
+def _direct_peers(rooms: list[Room], viewer: AbstractBaseUser) -> dict[int, AbstractBaseUser]:
+    """The other member of each direct room, in one query (the viewer, if alone)."""
+    direct = [room.pk for room in rooms if room.kind == Room.Kind.DIRECT]
+    if not direct:
+        return {}
+    others = (
+        Membership.objects.filter(room_id__in=direct)
+        .exclude(user_id=viewer.pk)
+        .select_related("user__profile")
+    )
+    return {m.room_id: m.user for m in others}
+
+
+def rooms_payload(*, rooms: list[Room], viewer: AbstractBaseUser) -> list[dict]:
+    """The room objects of `hello`, from member_rooms()."""
+    peers = _direct_peers(rooms, viewer)
+    payloads = []
+    for room in rooms:
+        title = None
+        if room.kind == Room.Kind.DIRECT:
+            peer = peers.get(room.pk, viewer)
+            title = (display_name(peer), peer.get_username())
+        payloads.append(
+            room_payload(
+                room=room,
+                viewer=viewer,
+                unread=room.unread,
+                mentions=room.mentions,
+                notify=room.member_notify,
+                title=title,
+            )
+        )
+    return payloads
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> list[dict]:
     """The user's rooms with unread and mention counts, for `hello`."""
-    memberships = (
-        Membership.objects.filter(user=user)
-        .select_related("room")
-        .annotate(
-            unread=Count("room__messages", filter=_unread_filter(user)),
-            mentions=_unread_mentions(user),
-        )
-        .order_by("room__kind", "room__name")
-    )
-    return [
-        room_payload(
-            room=m.room, viewer=user, unread=m.unread, mentions=m.mentions, notify=m.notify
-        )
-        for m in memberships
-    ]
+    return rooms_payload(rooms=member_rooms(user_id=user.pk), viewer=user)
 
 
 def unread_count(*, membership: Membership) -> int:

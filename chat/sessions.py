@@ -21,7 +21,7 @@ from django.db.models import Count
 
 from chat import events, presence
 from chat.models import Membership, Room
-from chat.selectors import rooms_for_user
+from chat.selectors import member_rooms, rooms_payload
 from project.errors import ClientError
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,13 @@ def session_open(*, user: AbstractBaseUser, conn_id: str) -> dict:
         raise ClientError(
             "rate_limited", f"You already have {limit} connections open; close a tab first."
         ) from None
+    rooms = member_rooms(user_id=user.pk)  # one statement for both uses
     if first:
-        events.presence_changed(user, True, _rooms_of(user.pk))
+        events.presence_changed(user, True, [room for room in rooms if room.hears_presence])
     return {
         "type": "hello",
         "user": {**events.user_payload(user), "is_staff": user.is_staff},
-        "rooms": rooms_for_user(user=user),
+        "rooms": rooms_payload(rooms=rooms, viewer=user),
     }
 
 
