@@ -49,10 +49,12 @@ system-deps:
 
 test: install system-deps
 	@echo "==> running the whole suite (unit, consumer, API, replicas, browser)"
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
+# For iterating (under 3 min): the domain and protocol specs (unit, consumer); make test runs all.
 test-fast: install
-	$(PY) -m pytest -m "not replicas and not browser and not slow"
+	@echo "==> running the unit and consumer specs (make test runs everything)"
+	$(PY) -m pytest -m "not replicas and not browser and not slow" tests/unit tests/consumer
 
 lint: install
 	$(VENV)/bin/ruff check .
