@@ -17,7 +17,7 @@ product's own files are never edited. Changes:
   ``install_fast_writes``.
 * ``cap<N>``: RedisChannelLayer ``capacity`` N (channels-redis's default is 100):
   hypothesis (d).
-* ``persocket``: the product as it was before per-replica fan-out (chat/relay.py):
+* ``persocket``: the product as it was before per-replica fan-out (realtime/relay.py):
   every socket has a channel of its own, added to each room and user group, and
   Channels dispatches every event to it: one channel-layer delivery per recipient.
   With ``hop`` as well, that dispatch makes Channels' thread hop per event.
@@ -30,19 +30,27 @@ from project.asgi import application  # noqa: F401  (sets Django up; served by d
 PATCH = os.environ.get("BENCH_PATCH", "")
 
 
+def _consumers():
+    """The consumer module of the product under test (--product-src may be older)."""
+    try:
+        from realtime import consumers
+    except ImportError:  # before the transport moved out of chat/
+        from chat import consumers
+    return consumers
+
+
 def _hop() -> None:
     from channels.consumer import AsyncConsumer
 
-    from chat.consumers import ChatConsumer
-
-    ChatConsumer.dispatch = AsyncConsumer.dispatch
+    _consumers().ChatConsumer.dispatch = AsyncConsumer.dispatch
 
 
 def _per_recipient() -> None:
     import json
 
     from chat import events
-    from chat.consumers import ChatConsumer
+
+    ChatConsumer = _consumers().ChatConsumer
 
     send = events._send
 
@@ -65,8 +73,8 @@ def _per_recipient() -> None:
 
 
 def _per_socket() -> None:
-    """The product before chat/relay.py: a channel per socket, added to each of its groups."""
-    from chat import consumers
+    """The product before realtime/relay.py: a channel per socket, added to each of its groups."""
+    consumers = _consumers()
 
     class PerSocket:
         """What a consumer asks of its relay, done with the socket's own channel."""

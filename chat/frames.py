@@ -6,7 +6,7 @@ member has one definition. The published JSON Schema (docs/ws-schema.json, serve
 at /api/ws-schema.json) is generated from ``ServerFrame`` by chat/ws_schema.py.
 
 The payloads themselves are still built as dicts (chat/selectors.py,
-chat/events.py, chat/consumers.py, chat/sessions.py) and encoded once per event;
+chat/events.py, realtime/consumers.py, realtime/sockets.py) and encoded once per event;
 tests/consumer/test_frames_validate.py checks with ``frame_validate`` that each
 frame the server sends validates here, so a field the schema does not list cannot
 slip out.

@@ -1,5 +1,8 @@
 """Prometheus metrics of one process, served at /metrics (see project/health.py).
 
+A leaf: it imports nothing of ours. A number another module owns (open sockets,
+waiting polls) is registered there as a gauge, next to the number.
+
 Every replica counts for itself: Prometheus scrapes each replica directly, not
 through the load balancer, and sums across them. What runs per recipient (the
 delivery latency) is a bisect and two additions on the event-loop thread, with
@@ -10,11 +13,9 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
-
-from project import compat
 
 MESSAGES_ACCEPTED = Counter(
     "chat_messages_accepted", "Messages stored (counted on commit, by the replica that stored it)."
@@ -38,67 +39,6 @@ SLOW_CLIENTS_DROPPED = Counter(
     "Sockets dropped because their client stopped reading (project/server/slow_client.py).",
 )
 
-
-def _open_sockets() -> int:
-    from chat.sessions import local_connections
-
-    return len(local_connections)
-
-
-OPEN_SOCKETS = Gauge("chat_open_sockets", "WebSocket connections open on this replica.")
-OPEN_SOCKETS.set_function(_open_sockets)
-
-
-def _waiting_polls() -> int:
-    from chat.longpoll import RoomListener
-
-    return RoomListener.waiting
-
-
-LONG_POLLS_WAITING = Gauge(
-    "chat_long_polls_waiting", "Long polls of this replica waiting for a room's next message."
-)
-LONG_POLLS_WAITING.set_function(_waiting_polls)
-
-
-def _waiting_event_polls() -> int:
-    from chat.event_poll import EventsListener
-
-    return EventsListener.waiting
-
-
-EVENT_POLLS_WAITING = Gauge(
-    "chat_event_polls_waiting",
-    "Long polls of GET /api/events (clients without a WebSocket) waiting on this replica.",
-)
-EVENT_POLLS_WAITING.set_function(_waiting_event_polls)
-
-
-def _event_poll_clients() -> int:
-    from chat.event_poll import fallback_clients
-
-    return fallback_clients()
-
-
-EVENT_POLL_CLIENTS = Gauge(
-    "chat_event_poll_clients",
-    "Clients (a session or a token) that long polled GET /api/events on this replica "
-    "in the last minute: those without a WebSocket.",
-)
-EVENT_POLL_CLIENTS.set_function(_event_poll_clients)
-
-
-def _relay_groups() -> int:
-    from chat.relay import groups_joined
-
-    return groups_joined()
-
-
-RELAY_GROUPS = Gauge(
-    "chat_relay_groups",
-    "Channel-layer groups (rooms, users) this replica's relay is in (those with a local listener).",
-)
-RELAY_GROUPS.set_function(_relay_groups)
 
 # Per-event counters resolve their label child once, not on every event.
 _fanned_out: dict[str, Counter] = {}
@@ -166,9 +106,7 @@ def delivered(sent_at: float) -> None:
 # ------------------------------------------------------------------------------
 
 
-def _over_capacity(skipped: int) -> None:
-    """channels_redis reports group sends over capacity only in a log line (project/compat.py)."""
+def over_capacity(skipped: int) -> None:
+    """channels_redis reports group sends over capacity only in a log line: chat/apps.py
+    hands this to project.compat.watch_over_capacity, which parses it."""
     CHANNEL_LAYER_DROPS.labels("over_capacity").inc(skipped)
-
-
-compat.watch_over_capacity(_over_capacity)

@@ -42,7 +42,7 @@ Bucket = Literal[
     "upload",
 ]
 # POST /api/rooms/{slug}/typing: a frame to every member each time, so at most one
-# every 2 s sustained (the socket's own throttle, chat/consumers.py), bursts of 3.
+# every 2 s sustained (the socket's own throttle, realtime/consumers.py), bursts of 3.
 TYPING_PER_SECOND, TYPING_BURST = 0.5, 3
 
 # Refill and take one token atomically; Redis' own clock, so replicas agree.

@@ -29,6 +29,7 @@ from accounts.api import router as accounts_router
 from chat.api import router as chat_router
 from files.api import router as files_router
 from project.errors import ClientError
+from realtime.api import router as realtime_router
 from search.api import router as search_router
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ api = NinjaAPI(
 )
 api.add_router("", accounts_router)
 api.add_router("", chat_router)
+api.add_router("", realtime_router)
 api.add_router("", search_router)
 api.add_router("", files_router)
 

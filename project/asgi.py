@@ -10,11 +10,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.handshake import HandshakeAuthMiddleware  # noqa: E402
-from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.workers import NOTIFY_CHANNEL, NotifyConsumer  # noqa: E402
 from project.compat import check_libraries  # noqa: E402
 from project.health import check_redis_at_startup  # noqa: E402
 from project.logging import RequestContextMiddleware  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # A Sentinel that never answers or knows no such master: refuse to start, saying why.
 check_redis_at_startup()

@@ -371,7 +371,7 @@ def watch_receive_failures(lost: Callable[[int | None], None]) -> None:
     logging.getLogger(RECEIVE_FAILURE_LOGGER).addFilter(_Watch(react))
 
 
-# channels-redis: the watchdog's shard mapping and probe channels (chat/watchdog.py)
+# channels-redis: the watchdog's shard mapping and probe channels (realtime/watchdog.py)
 # ------------------------------------------------------------------------------
 
 

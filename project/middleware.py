@@ -2,7 +2,7 @@
 
 Every middleware here runs in async mode too. Under ASGI, one sync-only
 middleware makes Django run the whole chain in a thread, which then blocks for
-as long as the view runs: a long poll (chat/longpoll.py) would hold a thread
+as long as the view runs: a long poll (realtime/longpoll.py) would hold a thread
 for its whole wait, and a client hanging up would not cancel it.
 """
 

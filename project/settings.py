@@ -217,12 +217,12 @@ if CHANNEL_LAYER not in ("pubsub", "core"):
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be pubsub or core, not {CHANNEL_LAYER!r}.")
 KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="chat")
 # Events a channel may hold unread. Sockets have no channel of their own: each
-# process' relay (chat/relay.py) receives every room and user event of its
+# process' relay (realtime/relay.py) receives every room and user event of its
 # sockets on one channel, so the layers' defaults (100, or 1,000 here before)
 # would silently drop a burst such as a few hundred members connecting at once.
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", 100_000)
 # How long the channel-layer watchdog waits on its path before a probe counts as
-# lost (chat/watchdog.py); tests lower it to overload a replica quickly.
+# lost (realtime/watchdog.py); tests lower it to overload a replica quickly.
 CHAT_WATCHDOG_PROBE_TIMEOUT_SECS = env.float("CHAT_WATCHDOG_PROBE_TIMEOUT", 5.0)
 # Above the core layer's 5 s blocking pop: redis-py 8 defaults reads to 5 s,
 # which fails every idle pop (django/channels_redis#422). A URL's own wins.
@@ -334,7 +334,7 @@ CHAT_HISTORY_MAX_PAGE_SIZE = env.int("CHAT_HISTORY_MAX_PAGE_SIZE", 100)
 # Different emoji one message may carry (Slack allows 23); users listed per emoji.
 CHAT_MAX_REACTIONS_PER_MESSAGE = env.int("CHAT_MAX_REACTIONS_PER_MESSAGE", 20)
 CHAT_REACTION_USERS_SHOWN = env.int("CHAT_REACTION_USERS_SHOWN", 20)
-# Presence frames go to rooms of at most this many members (see chat/sessions.py).
+# Presence frames go to rooms of at most this many members (see realtime/sockets.py).
 CHAT_PRESENCE_ROOM_MAX_MEMBERS = env.int("CHAT_PRESENCE_ROOM_MAX_MEMBERS", 100)
 CHAT_RATE_LIMIT_ENABLED = env.bool("CHAT_RATE_LIMIT_ENABLED", True)
 CHAT_RATE_LIMIT_PER_SECOND = env.float("CHAT_RATE_LIMIT_PER_SECOND", 3.0)

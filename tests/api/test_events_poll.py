@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from chat import event_poll, reactions, services
+from chat import reactions, services
 from chat.models import Membership, Message, Room, UserEvent
+from realtime import event_poll
 from tests.support.conversation_state import differences, fresh_view
 from tests.support.event_poller import EventPoller
 

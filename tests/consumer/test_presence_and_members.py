@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from chat import presence, services, sessions
+from chat import presence, services
+from realtime import sockets
 from tests.support.db import call
 from tests.support.frames import of_type, presence_of, receive_type, settled
 
@@ -52,7 +53,7 @@ async def test_users_of_a_replica_that_stopped_vouching_go_offline(people, conne
     b = await connect(people["bob"])
     await call(presence.backend().connect, people["alice"].pk, "socket-on-a-dead-replica")
     await asyncio.sleep(0.7)
-    await call(sessions.presence_sweep)
+    await call(sockets.presence_sweep)
     assert await presence_of(b, "alice") == {
         "type": "presence",
         "room": "general",

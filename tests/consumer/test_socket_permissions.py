@@ -17,8 +17,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from chat import services
-from chat.consumers import ChatConsumer
 from chat.models import Membership, Message, Room
+from realtime.consumers import ChatConsumer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

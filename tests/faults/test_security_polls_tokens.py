@@ -15,13 +15,14 @@ from django.test import Client
 
 from accounts.models import ApiToken
 from accounts.services import token_create, token_find
-from chat import longpoll, presence, services
-from chat.consumers import BACKLOG_MAX, CLOSE_TRY_AGAIN, TYPING_TRACKED_MAX, ChatConsumer
+from chat import presence, services
 from chat.events import CLOSE_SESSION_ENDED
 from chat.groups import room_group, user_group
 from chat.models import Membership, Room
-from chat.relay import relay
 from project.errors import ClientError
+from realtime import longpoll
+from realtime.consumers import BACKLOG_MAX, CLOSE_TRY_AGAIN, TYPING_TRACKED_MAX, ChatConsumer
+from realtime.relay import relay
 from tests.api.conftest import AsyncJsonClient
 from tests.support.frames import close_code, receive_type, settled, still_open
 

@@ -19,7 +19,7 @@ from unittest import mock
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat.watchdog import CLOSE_LAYER_LOST
+from realtime.watchdog import CLOSE_LAYER_LOST
 from tests.faults.conftest import NO_RATE_LIMIT
 from tests.support.clients import ChatClient, assert_everyone_holds_everything, stored_messages
 from tests.support.metrics import scrape

@@ -11,8 +11,8 @@ from project.logging import LineFormatter, RequestContextMiddleware, log_context
 
 
 def record(msg: str = "socket opened", **extra) -> logging.LogRecord:
-    return logging.getLogger("chat.consumers").makeRecord(
-        "chat.consumers", logging.INFO, __file__, 1, msg, (), None, extra=extra
+    return logging.getLogger("realtime.consumers").makeRecord(
+        "realtime.consumers", logging.INFO, __file__, 1, msg, (), None, extra=extra
     )
 
 
@@ -26,7 +26,7 @@ def test_json_lines_carry_the_context_and_the_extra_fields():
     fields = json.loads(line)
     assert fields["msg"] == "socket opened"
     assert fields["level"] == "info"
-    assert fields["logger"] == "chat.consumers"
+    assert fields["logger"] == "realtime.consumers"
     assert (fields["socket_id"], fields["user_id"], fields["code"]) == ("abc123", 7, 1012)
     assert fields["ts"].endswith("+00:00")
 

@@ -16,7 +16,7 @@ from channels_redis.pubsub import RedisPubSubLoopLayer
 
 from chat.groups import room_group, user_group
 from chat.models import Membership, Room
-from chat.watchdog import CLOSE_LAYER_LOST
+from realtime.watchdog import CLOSE_LAYER_LOST
 from tests.faults.conftest import NO_RATE_LIMIT
 from tests.support.clients import (
     ChatClient,

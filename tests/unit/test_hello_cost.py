@@ -9,15 +9,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import selectors, services, sessions
+from chat import selectors, services
+from realtime import sockets
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def hello_statements(user) -> int:
     with CaptureQueriesContext(connection) as queries:
-        hello = sessions.session_open(user=user, conn_id="socket.test")
-    sessions.session_close(user=user, conn_id="socket.test")
+        hello = sockets.session_open(user=user, conn_id="socket.test")
+    sockets.session_close(user=user, conn_id="socket.test")
     assert hello["type"] == "hello"
     return len(queries.captured_queries)
 

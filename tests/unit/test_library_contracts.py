@@ -195,8 +195,7 @@ def _drops() -> float:
 async def test_over_capacity_line_of_the_real_layer_is_matched_and_counted(caplog):
     from channels_redis.core import RedisChannelLayer
 
-    import chat.metrics  # noqa: F401 - the product's watcher, as the application loads it
-
+    # The product's watcher is connected when Django starts (chat/apps.py).
     layer = RedisChannelLayer(hosts=[_redis_url()], prefix=_prefix(), capacity=1)
     try:
         # Channels of their own (a process' "!" channels share one list in Redis).
@@ -220,7 +219,7 @@ async def test_receive_failure_line_of_the_real_pubsub_layer_is_matched(caplog):
     """The pub/sub layer's connection to Redis breaks: the product's matcher sees it at once."""
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
-    from chat import watchdog
+    from realtime import watchdog
 
     parts = urlsplit(_redis_url())
     proxy = TcpProxy(parts.hostname, parts.port or 6379).start()

@@ -5,7 +5,8 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from chat import presence, sessions
+from chat import presence
+from realtime import sockets
 
 
 @pytest.fixture(params=["redis", "local"])
@@ -103,15 +104,15 @@ def test_the_defaults_keep_the_one_minute_promise():
 def test_a_socket_closing_during_a_heartbeat_leaves_no_ghost(backend, monkeypatch, make_user):
     """The heartbeat may re-register a socket closed while it was in flight; it cleans up."""
     alice = make_user("alice")
-    sessions.session_open(user=alice, conn_id="tab")
+    sockets.session_open(user=alice, conn_id="tab")
     real_heartbeat = backend.heartbeat
 
     def heartbeat_racing_a_close(connections):
-        sessions.session_close(user=alice, conn_id="tab")
+        sockets.session_close(user=alice, conn_id="tab")
         return real_heartbeat(connections)
 
     monkeypatch.setattr(presence, "backend", lambda: backend)
     monkeypatch.setattr(backend, "heartbeat", heartbeat_racing_a_close)
-    sessions.presence_heartbeat()
+    sockets.presence_heartbeat()
     assert backend.online([alice.pk]) == set()
-    assert "tab" not in sessions.local_connections
+    assert "tab" not in sockets.local_connections

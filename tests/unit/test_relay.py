@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from chat.relay import Relay
+from realtime.relay import Relay
 
 
 class Socket:

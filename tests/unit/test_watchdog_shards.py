@@ -8,9 +8,9 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from chat import watchdog
 from chat.groups import room_group, user_group
 from project.redis_config import parse_redis_urls
+from realtime import watchdog
 
 URLS = "redis://127.0.0.1:6380/0,redis://127.0.0.1:6381/0,redis://127.0.0.1:6382/0"
 PREFIX = "r1test:asgi"

@@ -1,7 +1,7 @@
 """Long polling: wait for a room's next message from any replica, holding nothing.
 
 A poll answers at once when messages newer than the cursor exist. Otherwise it
-listens to the room on this process' relay (chat/relay.py: the process joins
+listens to the room on this process' relay (realtime/relay.py: the process joins
 the room's channel-layer group unless a local socket already has), then reads the
 database once more (a message committed between the first read and the
 subscription is found by that second read; one committed after it wakes the
@@ -38,13 +38,14 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
+from prometheus_client import Gauge
 
 from chat import presence, selectors
 from chat.errors import ClientError
 from chat.groups import room_group, user_group
 from chat.models import Room
-from chat.relay import relay
 from project import compat
+from realtime.relay import relay
 
 # Under the 60 s idle timeout of common proxies and load balancers (nginx's
 # proxy_read_timeout, AWS ALB), with room for a slow response.
@@ -172,7 +173,7 @@ class PollListener:
         await asyncio.gather(*(self.relay.unlisten(group, self) for group in self.groups))
 
     async def relay_event(self, event: dict) -> None:
-        """Called by chat.relay with each event of the listener's groups."""
+        """Called by realtime.relay with each event of the listener's groups."""
         if event.get("type") == "chat.close" and self._closes_me(event):
             self.ended = True
             self.arrived.set()
@@ -228,6 +229,12 @@ class RoomListener(PollListener):
                 self.arrived.set()  # the read after waking answers not_found
         else:
             await super().relay_event(event)
+
+
+LONG_POLLS_WAITING = Gauge(
+    "chat_long_polls_waiting", "Long polls of this replica waiting for a room's next message."
+)
+LONG_POLLS_WAITING.set_function(lambda: RoomListener.waiting)
 
 
 async def poll(

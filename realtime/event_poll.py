@@ -20,7 +20,7 @@ event) is announced with ``room_added``; one that no longer exists, a cursor
 behind the kept user events or another user's cursor is ``CursorExpired``: the
 client reloads its state and polls without a cursor.
 
-Waiting works as the per-room poll does (chat/longpoll.py): listen on this
+Waiting works as the per-room poll does (realtime/longpoll.py): listen on this
 process' relay to every room of the user and to the user, read once more, then
 wait holding no database connection and no thread; the slot of
 CHAT_MAX_LONG_POLLS_PER_USER is shared with the per-room polls.
@@ -39,11 +39,16 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from prometheus_client import Gauge
 
 from chat import user_events
 from chat.events import encode
 from chat.groups import room_group, user_group
-from chat.longpoll import (
+from chat.models import Membership, Room
+from chat.selectors import PAGE_MAX_BYTES, changes_page, room_payload
+from chat.user_events import CursorExpired
+from project.errors import ClientError
+from realtime.longpoll import (
     PollEnded,
     PollListener,
     free_slot,
@@ -51,10 +56,6 @@ from chat.longpoll import (
     release_request_thread,
     take_slot,
 )
-from chat.models import Membership, Room
-from chat.selectors import PAGE_MAX_BYTES, changes_page, room_payload
-from chat.user_events import CursorExpired
-from project.errors import ClientError
 
 __all__ = ["CursorExpired", "EventCursor", "PollEnded", "poll_events"]
 
@@ -257,6 +258,19 @@ def fallback_clients() -> int:
     for key in [key for key, seen in _clients_seen.items() if seen < horizon]:
         del _clients_seen[key]
     return len(_clients_seen)
+
+
+EVENT_POLLS_WAITING = Gauge(
+    "chat_event_polls_waiting",
+    "Long polls of GET /api/events (clients without a WebSocket) waiting on this replica.",
+)
+EVENT_POLLS_WAITING.set_function(lambda: EventsListener.waiting)
+EVENT_POLL_CLIENTS = Gauge(
+    "chat_event_poll_clients",
+    "Clients (a session or a token) that long polled GET /api/events on this replica "
+    "in the last minute: those without a WebSocket.",
+)
+EVENT_POLL_CLIENTS.set_function(fallback_clients)
 
 
 @database_sync_to_async

@@ -14,13 +14,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import metrics, reactions, selectors, services, sessions, watchdog
+from chat import metrics, reactions, selectors, services
 from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.models import Room
-from chat.relay import relay
 from project import compat
 from project.errors import ClientError
+from realtime import sockets, watchdog
+from realtime.relay import relay
 
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
@@ -47,7 +48,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """One socket per browser tab, multiplexing every room of the user."""
 
     # No channel per socket: this process' relay receives each room and user event
-    # once and hands it to relay_event of its local sockets (chat/relay.py).
+    # once and hands it to relay_event of its local sockets (realtime/relay.py).
     channel_layer_alias = None
     # Set once the backlog overflowed: every later event is dropped until the close.
     overflowed = False
@@ -87,10 +88,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.relay.listen(user_group(user.pk), self)
             room_ids = await database_sync_to_async(selectors.room_ids_for_user)(user_id=user.pk)
             await asyncio.gather(*map(self._subscribe, room_ids))
-            hello = await database_sync_to_async(sessions.session_open)(
+            hello = await database_sync_to_async(sockets.session_open)(
                 user=user, conn_id=self.conn_id
             )
-        except ClientError as error:  # too many sockets already (sessions.session_open)
+        except ClientError as error:  # too many sockets already (sockets.session_open)
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, None)
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
@@ -98,7 +99,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             log.exception("socket setup failed (Redis or PostgreSQL); the client will retry")
             await self.close(code=CLOSE_TRY_AGAIN)
             return
-        sessions.ensure_maintenance_running()
+        sockets.ensure_maintenance_running()
         await self.send(text_data=encode(hello))
         log.info("socket opened", extra={"user_id": user.pk})
 
@@ -134,7 +135,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             except Exception:
                 log.warning("leaving %s failed", group, exc_info=True)
         try:
-            await database_sync_to_async(sessions.session_close)(
+            await database_sync_to_async(sockets.session_close)(
                 user=self.user, conn_id=self.conn_id
             )
         except Exception:
@@ -175,7 +176,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # own gets this from Channels, which dispatches one message at a time.)
 
     async def relay_event(self, event: dict) -> None:
-        """Called by chat.relay with each event of the socket's groups."""
+        """Called by realtime.relay with each event of the socket's groups."""
         if self.overflowed:
             return
         if self.busy:
@@ -479,7 +480,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "pin": cmd_pin,
     }
 
-    # Channel-layer event handlers (called by chat.relay)
+    # Channel-layer event handlers (called by realtime.relay)
     # --------------------------------------------------------------------------
 
     async def chat_frame(self, event: dict) -> None:

@@ -1,4 +1,4 @@
-"""Socket sessions: presence bookkeeping for the sockets of this replica.
+"""Socket bookkeeping: presence as the sockets of this replica open and close.
 
 ``session_open``/``session_close`` run when a socket opens and closes; two
 background tasks per replica keep presence true when ``disconnect()`` cannot:
@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections
 from django.db.models import Count
+from prometheus_client import Gauge
 
 from chat import events, presence
 from chat.models import Membership, Room
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 # shutdown has to close.
 local_connections: dict[str, int] = {}
 _maintenance: list[asyncio.Task] = []
+
+OPEN_SOCKETS = Gauge("chat_open_sockets", "WebSocket connections open on this replica.")
+OPEN_SOCKETS.set_function(lambda: len(local_connections))
 
 
 def _rooms_of(user_id: int) -> list[Room]:

@@ -28,8 +28,9 @@ import logging
 import weakref
 
 from channels.layers import get_channel_layer
+from prometheus_client import Gauge
 
-from chat import watchdog
+from realtime import watchdog
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +174,10 @@ def relay() -> Relay:
 def groups_joined() -> int:
     """Groups with a local listener, over every relay of the process."""
     return sum(len(found.members) for found in list(_relays.values()))
+
+
+RELAY_GROUPS = Gauge(
+    "chat_relay_groups",
+    "Channel-layer groups (rooms, users) this replica's relay is in (those with a local listener).",
+)
+RELAY_GROUPS.set_function(groups_joined)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat.consumers import ChatConsumer
+from realtime.consumers import ChatConsumer
 
 websocket_urlpatterns = [
     path("ws/", ChatConsumer.as_asgi()),
