@@ -1,4 +1,4 @@
-"""The apps depend one way: project.errors <- accounts <- chat (and search, files).
+"""The apps depend one way: project.errors, validators <- accounts <- chat (and search, files).
 
 A lower layer that imported a higher one would make the two one tangle; these
 read every module's imports (top level and inside functions) and fail on one
@@ -50,6 +50,32 @@ def test_a_lower_app_never_imports_a_higher_one(package: str, above: tuple[str, 
 def test_the_shared_error_module_is_a_leaf() -> None:
     names = imported_modules("project")["project/errors.py"]
     assert {name.split(".")[0] for name in names} <= {"typing", "ninja"}
+
+
+def test_the_validators_are_a_leaf() -> None:
+    """accounts uses them too, so they may not import chat (nor anything of ours but errors)."""
+    assert imported_modules("project")["project/validators.py"] <= {
+        "re",
+        "typing",
+        "project.errors",
+    }
+
+
+@pytest.mark.parametrize(
+    "module", ["chat/events.py", "chat/payloads.py", "chat/selectors.py", "project/validators.py"]
+)
+def test_no_import_hides_inside_a_function(module: str) -> None:
+    """Every service imports chat.events: an import inside one of its functions would
+    hide a cycle (it once reached up into selectors, presence and workers that way)."""
+    path = ROOT / module
+    late = [
+        f"{module}:{node.lineno} {ast.unparse(node)}"
+        for function in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    assert late == []
 
 
 def test_no_bench_script_hides_an_app_of_the_product() -> None:
