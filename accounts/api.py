@@ -23,6 +23,7 @@ from ninja.utils import check_csrf
 from accounts import services
 from accounts.identity import user_payload
 from accounts.models import ApiToken
+from project import validators
 from project.errors import ClientError, errors
 
 # Authentication
@@ -75,8 +76,13 @@ class MeOut(UserOut):
     is_staff: bool
 
 
+TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
+
+
 class TokenIn(Schema):
-    name: str = Field(min_length=1, max_length=80, description="What the token is for.")
+    name: str = Field(
+        min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for."
+    )
 
 
 class TokenOut(Schema):
@@ -105,7 +111,7 @@ def _token_payload(token: ApiToken) -> dict:
 # ------------------------------------------------------------------------------
 
 router = Router(tags=["account"])
-TOKEN_ID_MAX = 2**63 - 1
+TOKEN_ID_MAX = validators.ID_MAX
 
 
 @router.get("/me", response={200: MeOut, **errors()}, summary="The current user")
@@ -129,9 +135,7 @@ def token_list(request: HttpRequest) -> list[dict]:
 def token_create(request: HttpRequest, payload: TokenIn) -> Status:
     if getattr(request, "token_authenticated", False):
         raise ClientError("forbidden", "Create tokens from a signed-in session, not with a token.")
-    name = payload.name.strip()
-    if not name:
-        raise ClientError("invalid", "name must not be blank.")
+    name = validators.text(payload.name, field="name", max_length=TOKEN_NAME_MAX_LENGTH, strip=True)
     token, raw = services.token_create(user=request.auth, name=name)
     return Status(201, {**_token_payload(token), "token": raw})
 

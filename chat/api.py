@@ -21,9 +21,10 @@ from accounts.api import UserOut
 from chat import presence, ratelimit, reactions, selectors, services
 from chat.frames import ChangesOut, MemberOut, MessageOut, RoomOut
 from files.services import MAX_ATTACHMENTS
+from project import validators
 from project.errors import ClientError, errors
 
-MESSAGE_ID_MAX = 2**63 - 1  # the database's bigint ids
+MESSAGE_ID_MAX = validators.ID_MAX
 # Rooms a user may not see answer 404, like rooms that do not exist.
 RoomSlug = Annotated[str, Path(description="The room's slug.", example="general")]
 Username = Annotated[str, Path(description="The member's username.", example="bob")]
@@ -108,7 +109,7 @@ class MessageIn(Schema):
     thread: int | None = Field(
         None,
         ge=1,
-        le=2**63 - 1,
+        le=MESSAGE_ID_MAX,
         description="Reply in the thread of this message of the same room (a reply's "
         "thread is its root's).",
     )
@@ -450,7 +451,7 @@ def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> St
     already used (a retry). Too long is a 413, too fast a 429.
     """
     room = selectors.room_for_user(user=request.auth, slug=slug)
-    message, created = services.message_post(
+    posted = services.message_post(
         user=request.auth,
         room=room,
         body=payload.body,
@@ -458,7 +459,7 @@ def message_post(request: HttpRequest, slug: RoomSlug, payload: MessageIn) -> St
         thread=payload.thread,
         attachments=payload.attachments,
     )
-    return Status(201 if created else 200, selectors.message_payload(message))
+    return Status(201 if posted.created else 200, posted.payload)
 
 
 @router.post(
@@ -584,10 +585,13 @@ def direct_room_open(request: HttpRequest, payload: UsernameIn) -> Status:
 # ------------------------------------------------------------------------------
 
 
+PEOPLE_QUERY_MAX_LENGTH = 80
+
+
 class PeopleQuery(Schema):
     q: str = Field(
         min_length=1,
-        max_length=80,
+        max_length=PEOPLE_QUERY_MAX_LENGTH,
         description="Part of a username or display name, any case.",
     )
     after: str | None = Field(
@@ -619,9 +623,9 @@ def people_search(
     never an email address. More pages: `X-Next-Cursor` and `Link`, as for
     `GET /api/rooms`. Rate limited per user (429, CHAT_RATE_LIMIT_PEOPLE_SEARCH_PER_MINUTE).
     """
-    q = query.q.strip()
-    if not q or "\x00" in q or (query.after is not None and "\x00" in query.after):
-        raise ClientError("invalid", "q must be some text, without NUL characters.")
+    q = validators.text(query.q, field="q", max_length=PEOPLE_QUERY_MAX_LENGTH, strip=True)
+    if query.after is not None:
+        validators.string(query.after, field="after")
     if not ratelimit.take_token(request.auth.pk, "people_search"):
         raise ClientError("rate_limited", "You are searching too fast; wait a moment.")
     people, cursor = people_selectors.people_search(

@@ -16,7 +16,6 @@ forward; ``chat.close`` close the socket (only a session's, with
 """
 
 import asyncio
-import json
 import logging
 import time
 
@@ -30,19 +29,16 @@ from django.db import transaction
 from django.db.models import Count
 
 from accounts.identity import user_payload
-from chat import metrics, user_events
+from chat import metrics, notifications, presence, user_events, workers
 from chat.groups import room_group, user_group
 from chat.models import Membership, Message, Room
+from chat.payloads import encode, iso, member_payload, message_payload, room_payload
 
 log = logging.getLogger(__name__)
 
 # The close code the server uses when it ends a session (logout, deactivation, a new
 # password) or revokes the API token a socket was opened with.
 CLOSE_SESSION_ENDED = 4001
-
-
-def encode(payload: dict) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def _send(group: str, event: dict, kind: str) -> None:
@@ -90,16 +86,15 @@ def _to_user_stored(user_id: int, payload: dict, event_type: str = "chat.frame",
     transaction.on_commit(lambda: _send(user_group(user_id), event, payload["type"]))
 
 
-def message_created(message: Message) -> None:
-    from chat.selectors import message_payload
-
-    frame = {"type": "message", "message": message_payload(message), "seq": message.seq}
+def message_created(message: Message) -> dict:
+    """Returns the message object it published: message_post answers with it."""
+    payload = message_payload(message)
+    frame = {"type": "message", "message": payload, "seq": message.seq}
     to_room(message.room, frame, message_id=message.id)
+    return payload
 
 
 def message_edited(message: Message) -> None:
-    from chat.selectors import message_payload
-
     frame = {"type": "message_edited", "message": message_payload(message), "seq": message.seq}
     to_room(message.room, frame)
 
@@ -117,8 +112,6 @@ def message_deleted(message: Message) -> None:
 
 def thread_updated(root: Message) -> None:
     """A thread's reply count or last reply changed (a reply posted or deleted)."""
-    from chat.selectors import iso
-
     frame = {
         "type": "thread_updated",
         "room": root.room.slug,
@@ -161,9 +154,6 @@ def room_notify(user_id: int, room: Room, notify: str) -> None:
 
 
 def member_joined(membership: Membership) -> None:
-    from chat import presence
-    from chat.selectors import member_payload
-
     online = presence.backend().online([membership.user_id])
     frame = {
         "type": "member_joined",
@@ -179,9 +169,6 @@ def member_left(room: Room, user: AbstractBaseUser) -> None:
 
 def member_updated(membership: Membership) -> None:
     """A member's role changed: members redraw the badge and the actions they offer."""
-    from chat import presence
-    from chat.selectors import member_payload
-
     online = presence.backend().online([membership.user_id])
     frame = {
         "type": "member_updated",
@@ -217,8 +204,6 @@ def user_updated(user_id: int) -> None:
 
 def room_added(user: AbstractBaseUser, room: Room) -> None:
     """The user is now in the room (stored, see above): their sockets subscribe to it."""
-    from chat.selectors import room_payload
-
     frame = {"type": "room_added", "room": room_payload(room=room, viewer=user)}
     _to_user_stored(user.pk, frame, "chat.room_added", room_id=room.pk)
 
@@ -290,16 +275,12 @@ def mention_notify(message: Message) -> None:
         return
     if "@" not in message.body and message.room.kind != Room.Kind.DIRECT:
         return
-    from chat.workers import NOTIFY_CHANNEL
-
     job = {"type": "mention.notify", "message_id": message.id}
     try:
         if settings.REDIS_URL:
-            async_to_sync(get_channel_layer("worker").send)(NOTIFY_CHANNEL, job)
+            async_to_sync(get_channel_layer("worker").send)(workers.NOTIFY_CHANNEL, job)
         else:
-            from chat.notifications import mention_notify as notify_now
-
-            notify_now(message_id=message.id)
+            notifications.mention_notify(message_id=message.id)
     except ChannelFull:
         metrics.CHANNEL_LAYER_DROPS.labels("channel_full").inc()
         log.warning("worker queue full: mention emails dropped", extra={"message_id": message.id})

@@ -17,6 +17,7 @@ from chat import events, metrics, ratelimit
 from chat.changes import room_change, take_seq
 from chat.models import Message, Reaction
 from chat.services import message_for_member, message_still_live
+from project import validators
 from project.errors import ClientError
 
 EMOJI_MAX_LENGTH = 32
@@ -69,8 +70,7 @@ def reaction_set(
 ) -> Message:
     """Add (on) or remove a reaction; repeating either changes nothing (no seq, no frame)."""
     emoji = emoji_clean(emoji)
-    if not isinstance(on, bool):
-        raise ClientError("invalid", "on must be true or false.")
+    on = validators.boolean(on, field="on")
     message = _writable_message(user=user, message_id=message_id)
     with room_change(message.room_id):
         message_still_live(message)
@@ -94,8 +94,7 @@ def reaction_set(
 
 def pin_set(*, user: AbstractBaseUser, message_id: object, on: object) -> Message:
     """Pin (on) or unpin a message; repeating either changes nothing."""
-    if not isinstance(on, bool):
-        raise ClientError("invalid", "on must be true or false.")
+    on = validators.boolean(on, field="on")
     message = _writable_message(user=user, message_id=message_id)
     with room_change(message.room_id):
         current = Message.objects.filter(pk=message.pk, deleted=False).values_list(

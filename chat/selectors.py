@@ -1,4 +1,8 @@
-"""Reads: what a user may see, shaped as the protocol's payloads."""
+"""Reads: what a user may see, shaped as the protocol's payloads.
+
+The objects themselves (message, room, member) are built by chat.payloads; their
+builders stay importable from here.
+"""
 
 from dataclasses import dataclass
 
@@ -7,10 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from accounts.identity import display_name, user_payload
 from chat import presence
-from chat.events import encode
-from chat.models import Membership, Mention, Message, Room, notify_level
+from chat.models import Membership, Mention, Message, Room
+from chat.payloads import encode, member_payload, message_payload, room_payload, rooms_payload
+from project import validators
 from project.errors import ClientError
 
 # daphne sends no frame over 1 MiB (--websocket_max_message_size); a page of long
@@ -37,31 +41,6 @@ def fit_page(messages: list[dict], *, keep: str) -> tuple[list[dict], bool]:
     return (kept if keep == "oldest" else kept[::-1]), cut
 
 
-def iso(dt) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
-
-
-def message_payload(message: Message) -> dict:
-    return {
-        "id": message.id,
-        "room": message.room.slug,
-        "author": user_payload(message.author),
-        "body": message.body,
-        "html": message.html,
-        "created_at": iso(message.created),
-        "edited_at": iso(message.edited_at),
-        "client_id": message.client_id or None,
-        "seq": message.seq,
-        "thread": message.thread_id,
-        "reply_count": message.reply_count,
-        "last_reply_at": iso(message.last_reply_at),
-        "reactions": message.reaction_summary,
-        "pinned": message.pinned,
-        "mentions": message.mentions,
-        "attachments": message.attachment_summary,
-    }
-
-
 def tombstone(message: Message) -> dict:
     """What a change page says of a deleted message."""
     return {
@@ -82,8 +61,9 @@ def room_for_user(*, user: AbstractBaseUser, slug: object) -> Room:
 
     The room carries ``viewer_role``: the user's role in it, or None.
     """
-    # PostgreSQL refuses NUL in text: such a slug is no room (tests/faults/test_frame_fuzz.py).
-    if not isinstance(slug, str) or not slug or len(slug) > 50 or "\x00" in slug:
+    # What no slug can be is no room either, without a query (a NUL, for one, would
+    # reach PostgreSQL, which refuses it: tests/faults/test_frame_fuzz.py).
+    if not validators.is_slug(slug):
         raise ClientError("not_found", "No such room.")
     # The viewer's role comes in the same query (None: not a member), so a post
     # checks membership without another round trip (services.message_post).
@@ -105,50 +85,6 @@ def is_member(*, user: AbstractBaseUser, room: Room) -> bool:
     if hasattr(room, "viewer_role"):
         return room.viewer_role is not None
     return membership_of(user=user, room=room) is not None
-
-
-def room_title(*, room: Room, viewer: AbstractBaseUser) -> tuple[str, str | None]:
-    """A direct room is called after the other person; returns (name, peer username)."""
-    if room.kind != Room.Kind.DIRECT:
-        return room.name, None
-    peer = next(
-        (
-            m.user
-            for m in room.memberships.select_related("user__profile")
-            if m.user_id != viewer.pk
-        ),
-        viewer,
-    )
-    return display_name(peer), peer.get_username()
-
-
-def room_payload(
-    *,
-    room: Room,
-    viewer: AbstractBaseUser,
-    unread: int = 0,
-    mentions: int = 0,
-    notify: str = "",
-    title: tuple[str, str | None] | None = None,
-) -> dict:
-    """The room object; ``notify`` is the viewer's stored setting ("": the kind's default),
-    ``title`` the room_title() already known."""
-    name, peer = title or room_title(room=room, viewer=viewer)
-    payload = {
-        "slug": room.slug,
-        "name": name,
-        "kind": room.kind,
-        "topic": room.topic,
-        "archived": room.archived,
-        "unread": unread,
-        "mentions": mentions,
-        "notify": notify_level(notify, room.kind),
-        "last_message_id": room.last_message_id,
-        "seq": room.seq,
-    }
-    if peer is not None:
-        payload["peer"] = peer
-    return payload
 
 
 def _unread_filter(user: AbstractBaseUser) -> Q:
@@ -212,41 +148,6 @@ def member_rooms(*, user_id: int) -> list[Room]:
     return rooms
 
 
-def _direct_peers(rooms: list[Room], viewer: AbstractBaseUser) -> dict[int, AbstractBaseUser]:
-    """The other member of each direct room, in one query (the viewer, if alone)."""
-    direct = [room.pk for room in rooms if room.kind == Room.Kind.DIRECT]
-    if not direct:
-        return {}
-    others = (
-        Membership.objects.filter(room_id__in=direct)
-        .exclude(user_id=viewer.pk)
-        .select_related("user__profile")
-    )
-    return {m.room_id: m.user for m in others}
-
-
-def rooms_payload(*, rooms: list[Room], viewer: AbstractBaseUser) -> list[dict]:
-    """The room objects of `hello`, from member_rooms()."""
-    peers = _direct_peers(rooms, viewer)
-    payloads = []
-    for room in rooms:
-        title = None
-        if room.kind == Room.Kind.DIRECT:
-            peer = peers.get(room.pk, viewer)
-            title = (display_name(peer), peer.get_username())
-        payloads.append(
-            room_payload(
-                room=room,
-                viewer=viewer,
-                unread=room.unread,
-                mentions=room.mentions,
-                notify=room.member_notify,
-                title=title,
-            )
-        )
-    return payloads
-
-
 def rooms_for_user(*, user: AbstractBaseUser) -> list[dict]:
     """The user's rooms with unread and mention counts, for `hello`."""
     return rooms_payload(rooms=member_rooms(user_id=user.pk), viewer=user)
@@ -279,9 +180,9 @@ def room_ids_for_user(*, user_id: int) -> list[int]:
 def page_limit(limit: object) -> int:
     if limit is None:
         return settings.CHAT_HISTORY_PAGE_SIZE
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ClientError("invalid", "limit must be a positive integer.")
-    return min(limit, settings.CHAT_HISTORY_MAX_PAGE_SIZE)
+    return min(
+        validators.positive_integer(limit, field="limit"), settings.CHAT_HISTORY_MAX_PAGE_SIZE
+    )
 
 
 def messages_page(
@@ -396,14 +297,6 @@ def history_page(
     return page
 
 
-def member_payload(membership: Membership, online: set[int]) -> dict:
-    return {
-        **user_payload(membership.user),
-        "role": membership.role,
-        "online": membership.user_id in online,
-    }
-
-
 def members(*, room: Room) -> list[dict]:
     memberships = list(
         Membership.objects.filter(room=room, user__is_active=True)
@@ -417,9 +310,9 @@ def members(*, room: Room) -> list[dict]:
 def room_list_limit(limit: object) -> int:
     if limit is None:
         return settings.CHAT_ROOM_LIST_PAGE_SIZE
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ClientError("invalid", "limit must be a positive integer.")
-    return min(limit, settings.CHAT_ROOM_LIST_MAX_PAGE_SIZE)
+    return min(
+        validators.positive_integer(limit, field="limit"), settings.CHAT_ROOM_LIST_MAX_PAGE_SIZE
+    )
 
 
 def visible_rooms(
@@ -471,17 +364,14 @@ def room_detail(*, room: Room, user: AbstractBaseUser) -> dict:
 
 def message_id_arg(name: str, value: object) -> int | None:
     """An optional integer message id argument of a frame, or `invalid`."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ClientError("invalid", f"{name} must be an integer message id.")
-    return value
+    return None if value is None else validators.integer(value, field=name)
 
 
 def thread_root(*, room: Room, thread: object) -> Message:
     """The live root of the thread ``thread`` belongs to in ``room``: the message
     itself, or a reply's root. Missing, deleted, another room's: not_found, as for
     any message one may not see."""
-    if not isinstance(thread, int) or isinstance(thread, bool):
-        raise ClientError("invalid", "thread must be an integer message id.")
+    thread = validators.integer(thread, field="thread")
     live = Message.objects.select_related("author__profile", "room").filter(
         room=room, deleted=False
     )
@@ -497,8 +387,7 @@ def changes_page(*, room: Room, since: object, limit: object = None) -> dict:
     """``{room, changes, seq, has_more}``: every message of the room changed after
     ``since``, once each, in seq order, as it is now (deleted ones as tombstones);
     ``seq`` is the cursor to pass next."""
-    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-        raise ClientError("invalid", "since must be a non-negative integer seq.")
+    since = validators.non_negative_integer(since, field="since")
     size = page_limit(limit)
     rows = list(
         Message.objects.filter(room=room, seq__gt=since)

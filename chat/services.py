@@ -5,8 +5,8 @@ its events with ``transaction.on_commit``.
 """
 
 import copy
-import re
 from functools import partial
+from typing import Self
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,14 +19,17 @@ from chat import events, metrics, ratelimit
 from chat.changes import room_change, take_seq
 from chat.mentions import mentions_markup, mentions_resolve
 from chat.models import Membership, Mention, Message, Room
+from chat.payloads import message_payload
 from chat.rendering import render_markdown
 from chat.selectors import is_member, membership_of, mention_count, thread_root, unread_count
 from files.selectors import attachment_payload
 from files.services import attachments_bind, attachments_claim
+from project import validators
 from project.errors import ClientError
 
-SLUG_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 CLIENT_ID_MAX_LENGTH = 64
+ROOM_NAME_MAX_LENGTH = 100
+ROOM_TOPIC_MAX_LENGTH = 250
 
 
 def _on_commit(func, *args) -> None:
@@ -50,17 +53,18 @@ def room_fields_check(*, name: object, slug: object, kind: object, topic: object
     """What a new room's fields must be (the API, the socket and the admin's form)."""
     if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
         raise ClientError("invalid", "kind must be 'public' or 'private'.")
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        raise ClientError("invalid", "slug must be 1-50 lowercase letters, digits or dashes.")
-    if slug.startswith("dm-"):
+    if validators.slug(slug).startswith("dm-"):
         raise ClientError("invalid", "slugs starting with 'dm-' are reserved.")
-    name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 100:
-        raise ClientError("invalid", "name must be 1-100 characters.")
-    if not isinstance(topic or "", str) or len(topic or "") > 250:
-        raise ClientError("invalid", "topic must be at most 250 characters.")
-    if "\x00" in name or "\x00" in (topic or ""):
-        raise ClientError("invalid", "name and topic must not contain NUL characters.")
+    _room_name(name)
+    _room_topic(topic or "")
+
+
+def _room_name(name: object) -> str:
+    return validators.text(name, field="name", max_length=ROOM_NAME_MAX_LENGTH, strip=True)
+
+
+def _room_topic(topic: object) -> str:
+    return validators.text(topic, field="topic", max_length=ROOM_TOPIC_MAX_LENGTH, required=False)
 
 
 @transaction.atomic
@@ -160,7 +164,7 @@ def _require_moderator(*, user: AbstractBaseUser, room: Room) -> None:
 def _active_user(username: object) -> AbstractBaseUser:
     if not isinstance(username, str) or not username:
         raise ClientError("invalid", "username is required.")
-    if "\x00" in username:  # PostgreSQL refuses NUL in text; no username has one
+    if not validators.is_lookup_text(username):  # no username has a NUL
         raise ClientError("not_found", "No such user.")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
@@ -196,7 +200,7 @@ def room_invite(*, by: AbstractBaseUser, room: Room, username: str) -> Membershi
 def _member_named(*, room: Room, username: object) -> tuple[AbstractBaseUser, Membership]:
     """The user called ``username`` and their membership of the room, or not_found."""
     target = None
-    if isinstance(username, str) and username and "\x00" not in username:
+    if validators.is_lookup_text(username):
         target = get_user_model().objects.filter(username=username).first()
     membership = membership_of(user=target, room=room) if target else None
     if membership is None:
@@ -288,14 +292,9 @@ def room_update(
     """Rename a room or change its topic (moderators); members see it live."""
     _require_moderator(user=by, room=room)
     if name is not None:
-        name = name.strip() if isinstance(name, str) else ""
-        if not name or len(name) > 100 or "\x00" in name:
-            raise ClientError("invalid", "name must be 1-100 characters, without NUL.")
-        room.name = name
+        room.name = _room_name(name)
     if topic is not None:
-        if not isinstance(topic, str) or len(topic) > 250 or "\x00" in topic:
-            raise ClientError("invalid", "topic must be at most 250 characters, without NUL.")
-        room.topic = topic
+        room.topic = _room_topic(topic)
     room.save(update_fields=["name", "topic"])
     _on_commit(events.room_updated, room)
     return room
@@ -356,10 +355,7 @@ def _clean_body(body: object, *, may_be_empty: bool = False) -> str:
     """The body as typed; blank only for a message that carries attachments."""
     if body is None and may_be_empty:
         body = ""
-    if not isinstance(body, str):
-        raise ClientError("invalid", "body must be a string.")
-    if "\x00" in body:
-        raise ClientError("invalid", "body must not contain NUL characters.")
+    body = validators.string(body, field="body")
     if not body.strip() and not may_be_empty:
         raise ClientError("invalid", "The message is empty.")
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
@@ -375,7 +371,28 @@ def _check_writable(*, user: AbstractBaseUser, room: Room) -> None:
         raise ClientError("forbidden", "This room is archived and read-only.")
 
 
-def _retried(*, user: AbstractBaseUser, client_id: str) -> Message | None:
+class Posted(tuple[Message, bool]):
+    """What message_post answers: ``(message, created)``, and the message object
+    (``payload``) its `message` frame published, which the socket and the API answer
+    the poster with, so it is built once per post."""
+
+    payload: dict
+
+    def __new__(cls, message: Message, created: bool, payload: dict) -> Self:
+        posted = super().__new__(cls, (message, created))
+        posted.payload = payload
+        return posted
+
+    @property
+    def message(self) -> Message:
+        return self[0]
+
+    @property
+    def created(self) -> bool:
+        return self[1]
+
+
+def _retried(*, user: AbstractBaseUser, client_id: str) -> Posted | None:
     """The message an earlier try with this client_id stored, published again; or None.
 
     The first try may have committed on a replica that died before fanning out
@@ -385,9 +402,11 @@ def _retried(*, user: AbstractBaseUser, client_id: str) -> Message | None:
     if not client_id:
         return None
     existing = Message.objects.filter(author=user, client_id=client_id).first()
-    if existing is not None and not existing.deleted:
-        events.message_created(existing)
-    return existing
+    if existing is None:
+        return None
+    if existing.deleted:
+        return Posted(existing, False, message_payload(existing))
+    return Posted(existing, False, events.message_created(existing))
 
 
 def message_post(
@@ -398,25 +417,22 @@ def message_post(
     client_id: object = "",
     thread: object = None,
     attachments: object = None,
-) -> tuple[Message, bool]:
+) -> Posted:
     """Store a message (a reply, with ``thread``) and fan it out; a repeated client_id
     returns the first one.
 
     ``attachments`` are ids of the user's own unused uploads (files.services); with
-    some, the body may be blank. Returns (message, created). A refused post stores
-    nothing and leaves the uploads unused.
+    some, the body may be blank. Returns (message, created) with the published
+    message object as ``.payload``. A refused post stores nothing and leaves the
+    uploads unused.
     """
     body = _clean_body(body, may_be_empty=isinstance(attachments, list) and bool(attachments))
-    if client_id is None:
-        client_id = ""
-    if (
-        not isinstance(client_id, str)
-        or len(client_id) > CLIENT_ID_MAX_LENGTH
-        or "\x00" in client_id
-    ):
-        raise ClientError(
-            "invalid", f"client_id must be a string of at most {CLIENT_ID_MAX_LENGTH}."
-        )
+    client_id = validators.text(
+        "" if client_id is None else client_id,
+        field="client_id",
+        max_length=CLIENT_ID_MAX_LENGTH,
+        required=False,
+    )
     _check_writable(user=user, room=room)
     root_id = None if thread is None else thread_root(room=room, thread=thread).pk
     mentioned = mentions_resolve(room=room, author=user, body=body)
@@ -424,12 +440,13 @@ def message_post(
     # constraint, not by a query before every post: it costs a rate-limit token,
     # but a retry the limit would refuse is still answered with the stored message.
     if not ratelimit.take_post_token(user.pk):
-        existing = _retried(user=user, client_id=client_id)
-        if existing is not None:
-            return existing, False
+        retried = _retried(user=user, client_id=client_id)
+        if retried is not None:
+            return retried
         metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
     html = mentions_markup(render_markdown(body), mentioned.names)
+    published: list[dict] = []  # the message object, once the commit has published it
     try:
         # One change per room at a time, from insert to publish: ids and seqs commit
         # and go out in order, so neither cursor ever steps over a change. Never
@@ -458,16 +475,20 @@ def message_post(
                     Mention(message=message, room=room, user_id=uid) for uid in mentioned.user_ids
                 )
             _on_commit(metrics.MESSAGES_ACCEPTED.inc)
-            _on_commit(events.message_created, message)
+            _on_commit(lambda: published.append(events.message_created(message)))
             _on_commit(events.mention_notify, message)
             if root_id:  # after the reply's own frame: seqs go out in order
                 _thread_recount(root_id=root_id, seq=seq)
     except IntegrityError:
-        existing = _retried(user=user, client_id=client_id)
-        if existing is None:
+        retried = _retried(user=user, client_id=client_id)
+        if retried is None:
             raise
-        return existing, False
-    return message, True
+        return retried
+    if not published:
+        # The hooks run at this block's commit (durable); only a test's enclosing
+        # transaction (pytest-django's) holds them back, and then nothing went out.
+        published.append(message_payload(message))
+    return Posted(message, True, published[0])
 
 
 def _thread_recount(*, root_id: int, seq: int) -> None:
@@ -489,8 +510,7 @@ def _thread_recount(*, root_id: int, seq: int) -> None:
 
 def message_for_member(*, user: AbstractBaseUser, message_id: object) -> Message:
     """A live message of a room the user is a member of; anything else is not_found."""
-    if not isinstance(message_id, int) or isinstance(message_id, bool):
-        raise ClientError("invalid", "id must be an integer.")
+    message_id = validators.integer(message_id, field="id")
     message = (
         Message.objects.select_related("room", "author__profile")
         .filter(pk=message_id, deleted=False)
@@ -565,8 +585,7 @@ def message_soft_delete(*, message: Message) -> Message:
 @transaction.atomic
 def read_mark(*, user: AbstractBaseUser, room: Room, message_id: object) -> int:
     """Move the user's read mark forward; returns the unread count."""
-    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 0:
-        raise ClientError("invalid", "message_id must be a non-negative integer.")
+    message_id = validators.non_negative_integer(message_id, field="message_id")
     membership = membership_of(user=user, room=room)
     if membership is None:
         raise ClientError("forbidden", "You are not a member of this room.")

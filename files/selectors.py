@@ -7,9 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 # The module, not the name: chat.selectors may import this module in turn.
 from chat import selectors as chat_selectors
 from files.models import Upload
+from project import validators
 from project.errors import ClientError
-
-ID_MAX = 2**63 - 1
 
 
 def file_url(upload: Upload) -> str:
@@ -52,7 +51,7 @@ def upload_readable(*, user: AbstractBaseUser | AnonymousUser | None, upload_id:
         upload_id = int(upload_id)
     except (TypeError, ValueError):
         raise refused from None
-    if not 0 < upload_id <= ID_MAX:
+    if not validators.is_id(upload_id):
         raise refused
     upload = Upload.objects.select_related("message", "room").filter(id=upload_id).first()
     if upload is None:

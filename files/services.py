@@ -22,12 +22,12 @@ from chat.models import Message, Room
 from files import images
 from files.models import Upload
 from files.names import clean_name
+from project import validators
 from project.errors import ClientError
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTACHMENTS = 10  # per message, as Slack and Discord allow
-ID_MAX = 2**63 - 1  # the database's bigint ids
 
 # Attachments
 # ------------------------------------------------------------------------------
@@ -41,8 +41,7 @@ def _attachment_ids(ids: object) -> list[int]:
     if len(ids) > MAX_ATTACHMENTS:
         raise ClientError("invalid", f"A message may carry at most {MAX_ATTACHMENTS} attachments.")
     for item in ids:
-        # bool is an int subclass: true is not upload 1.
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= ID_MAX:
+        if not validators.is_id(item):
             raise ClientError("invalid", "attachments must be a list of upload ids (integers).")
     if len(set(ids)) != len(ids):
         raise ClientError("invalid", "attachments lists an upload more than once.")

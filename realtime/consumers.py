@@ -3,7 +3,6 @@
 import asyncio
 import json
 import logging
-import re
 import time
 import uuid
 from collections import deque
@@ -18,7 +17,7 @@ from chat import metrics, reactions, selectors, services
 from chat.events import encode
 from chat.groups import room_group, user_group
 from chat.models import Room
-from project import compat
+from project import compat, validators
 from project.errors import ClientError
 from realtime import sockets, watchdog
 from realtime.relay import relay
@@ -26,9 +25,6 @@ from realtime.relay import relay
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
 TYPING_TRACKED_MAX = 64
-# What a room slug looks like (chat.models): anything else is no room, and is
-# refused before the socket stores anything about it.
-SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
 # Relay events held while a command runs. A command waits on PostgreSQL for
 # milliseconds; a socket whose commands hold back more than this is closed
 # (CLOSE_TRY_AGAIN) and catches up, rather than queueing a busy room's events.
@@ -349,15 +345,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _post(self, frame: dict) -> dict:
         room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        message, _ = services.message_post(
+        return services.message_post(
             user=self.user,
             room=room,
             body=frame.get("body"),
             client_id=frame.get("client_id", ""),
             thread=frame.get("thread"),
             attachments=frame.get("attachments"),
-        )
-        return selectors.message_payload(message)
+        ).payload
 
     async def cmd_send(self, frame: dict, ref: str | None) -> None:
         message = await self._post(frame)
@@ -442,7 +437,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def cmd_typing(self, frame: dict, ref: str | None) -> None:
         slug = frame.get("room")
-        if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+        if not validators.is_slug(slug):  # no room: refused before anything is stored
             raise ClientError("not_found", "No such room.")
         now = time.monotonic()
         if now - self.last_typing.get(slug, 0.0) < TYPING_MIN_INTERVAL_SECS:

@@ -6,6 +6,7 @@ from ninja import Field, Query, Router, Schema
 
 from chat import ratelimit
 from chat.api import MESSAGE_ID_MAX, MessageOut
+from project import validators
 from project.errors import ClientError, errors
 from search import selectors
 
@@ -57,9 +58,9 @@ def search(request: HttpRequest, query: Query[SearchQuery]) -> dict:
     messages never match; `room` naming any room I am not in is a 404, like a missing
     one. Rate limited per user (429, CHAT_RATE_LIMIT_SEARCH_PER_MINUTE).
     """
-    for text in (query.q, query.room, query.author):
-        if text is not None and "\x00" in text:
-            raise ClientError("invalid", "The search must not contain NUL characters.")
+    for field, text in (("q", query.q), ("room", query.room), ("author", query.author)):
+        if text is not None:
+            validators.string(text, field=field)
     if not ratelimit.take_token(request.auth.pk, "search"):
         raise ClientError("rate_limited", "You are searching too fast; wait a moment.")
     return selectors.search(

@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 
 from chat.models import Membership, Message, Room
 from chat.selectors import message_payload
+from project import validators
 from project.errors import ClientError
 from search import index
 
@@ -43,20 +44,13 @@ _TERMS = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
 def search_limit(limit: object) -> int:
     if limit is None:
         return settings.CHAT_SEARCH_PAGE_SIZE
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ClientError("invalid", "limit must be a positive integer.")
-    return min(limit, settings.CHAT_SEARCH_MAX_PAGE_SIZE)
+    return min(
+        validators.positive_integer(limit, field="limit"), settings.CHAT_SEARCH_MAX_PAGE_SIZE
+    )
 
 
 def clean_query(q: object) -> str:
-    if not isinstance(q, str) or "\x00" in q:
-        raise ClientError("invalid", "q must be some text, without NUL characters.")
-    q = q.strip()
-    if not q:
-        raise ClientError("invalid", "q must not be blank.")
-    if len(q) > Q_MAX_LENGTH:
-        raise ClientError("invalid", f"q must be at most {Q_MAX_LENGTH} characters.")
-    return q
+    return validators.text(q, field="q", max_length=Q_MAX_LENGTH, strip=True)
 
 
 def parse_terms(q: str) -> tuple[list[str], list[str]]:
@@ -199,7 +193,7 @@ def _newest_first(found: QuerySet[Message], count: int) -> list[Message]:
 
 def _my_room(*, user: AbstractBaseUser, slug: object) -> Room:
     """A room the user is a member of; any other answers like a missing one."""
-    if not isinstance(slug, str) or not slug or len(slug) > 50 or "\x00" in slug:
+    if not validators.is_slug(slug):
         raise ClientError("not_found", "No such room.")
     room = Room.objects.filter(slug=slug, memberships__user_id=user.pk).first()
     if room is None:
@@ -208,6 +202,6 @@ def _my_room(*, user: AbstractBaseUser, slug: object) -> Room:
 
 
 def _author(username: object) -> AbstractBaseUser | None:
-    if not isinstance(username, str) or not username or "\x00" in username:
+    if not validators.is_lookup_text(username):
         return None
     return get_user_model().objects.filter(username=username).first()

@@ -1,4 +1,5 @@
-"""The apps depend one way: project.errors <- accounts <- chat (and search, files) <- realtime.
+"""The apps depend one way: project.errors, validators <- accounts <- chat, search, files
+<- realtime.
 
 A lower layer that imported a higher one would make the two one tangle; these
 read every module's imports (top level and inside functions) and fail on one
@@ -64,6 +65,32 @@ def test_metrics_is_a_leaf() -> None:
         "collections",
         "prometheus_client",
     }
+
+
+def test_the_validators_are_a_leaf() -> None:
+    """accounts uses them too, so they may not import chat (nor anything of ours but errors)."""
+    assert imported_modules("project")["project/validators.py"] <= {
+        "re",
+        "typing",
+        "project.errors",
+    }
+
+
+@pytest.mark.parametrize(
+    "module", ["chat/events.py", "chat/payloads.py", "chat/selectors.py", "project/validators.py"]
+)
+def test_no_import_hides_inside_a_function(module: str) -> None:
+    """Every service imports chat.events: an import inside one of its functions would
+    hide a cycle (it once reached up into selectors, presence and workers that way)."""
+    path = ROOT / module
+    late = [
+        f"{module}:{node.lineno} {ast.unparse(node)}"
+        for function in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    assert late == []
 
 
 def test_no_bench_script_hides_an_app_of_the_product() -> None:

@@ -1,5 +1,7 @@
 """Domain rules that hold whichever door (WebSocket, API, admin) a request comes through."""
 
+import sys
+
 import pytest
 from django.db import transaction
 
@@ -50,6 +52,44 @@ def test_message_ids_are_the_room_cursor(make_user, default_room):
     assert default_room.last_message_id == second.id
     page, has_more = selectors.messages_page(room=default_room, after=first.id)
     assert [m.id for m in page] == [second.id] and not has_more
+
+
+def count_message_payloads(monkeypatch) -> list[int]:
+    """The ids of the messages whose object is built, wherever it is built from."""
+    original = selectors.message_payload
+    built: list[int] = []
+
+    def counting(message: Message) -> dict:
+        built.append(message.id)
+        return original(message)
+
+    for name, module in list(sys.modules.items()):
+        ours = name.split(".")[0] in {"chat", "files", "search"}
+        if ours and getattr(module, "message_payload", None) is original:
+            monkeypatch.setattr(module, "message_payload", counting)
+    return built
+
+
+def test_a_post_builds_its_message_object_once_and_answers_with_it(
+    make_user, default_room, monkeypatch
+):
+    """The frame the room gets and the poster's answer are one object, built once."""
+    alice = make_user("alice")
+    built = count_message_payloads(monkeypatch)
+    posted = services.message_post(user=alice, room=default_room, body="hi", client_id="c1")
+    message, created = posted
+    assert created and built == [message.id]
+    assert posted.payload == selectors.message_payload(Message.objects.get(pk=message.id))
+
+
+def test_a_retry_answers_with_the_stored_message_object(make_user, default_room, monkeypatch):
+    alice = make_user("alice")
+    first = services.message_post(user=alice, room=default_room, body="hi", client_id="c1")
+    built = count_message_payloads(monkeypatch)
+    retry = services.message_post(user=alice, room=default_room, body="again", client_id="c1")
+    assert (retry.message, retry.created) == (first.message, False)
+    assert retry.payload == first.payload and retry.payload["body"] == "hi"
+    assert built == [first.message.id]
 
 
 def test_unread_counts_other_peoples_messages_after_the_read_mark(make_user, default_room):
