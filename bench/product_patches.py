@@ -61,7 +61,13 @@ def _per_recipient() -> None:
             event["payload"] = payload
         return send(group, event, *args, **kwargs)
 
-    forward = ChatConsumer.chat_frame
+    try:  # the relay hands frames to the socket's delivery object (realtime/delivery.py)
+        from realtime.delivery import SocketDelivery as target
+
+        name = "forward"
+    except ImportError:  # before it: to the consumer
+        target, name = ChatConsumer, "chat_frame"
+    forward = getattr(target, name)
 
     async def chat_frame(self, event):
         if "payload" in event:  # serialised once per recipient
@@ -69,7 +75,7 @@ def _per_recipient() -> None:
         await forward(self, event)
 
     events._send = _send_wrapper
-    ChatConsumer.chat_frame = chat_frame
+    setattr(target, name, chat_frame)
 
 
 def _per_socket() -> None:

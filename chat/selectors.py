@@ -297,6 +297,48 @@ def history_page(
     return page
 
 
+# The socket's replies with a page (history_page and changes_page are the HTTP API's too)
+
+
+def joined_frame(*, user: AbstractBaseUser, room: Room) -> dict:
+    """The ``joined`` reply: the room, its newest page (cut to PAGE_MAX_BYTES), its members."""
+    # `info.seq` is read with the room, before the page: a change committed in
+    # between is in the page or live, and a later sync from that seq finds it.
+    membership = membership_of(user=user, room=room)
+    notify = membership.notify if membership else ""
+    messages, has_more = messages_page(room=room)
+    page, cut = fit_page([message_payload(m) for m in messages], keep="newest")
+    return {
+        "type": "joined",
+        "room": room.slug,
+        "info": room_payload(room=room, viewer=user, notify=notify),
+        "messages": page,
+        "has_more": has_more or cut,
+        "members": members(room=room),
+    }
+
+
+def history_frame(
+    *,
+    room: Room,
+    before: object = None,
+    after: object = None,
+    around: object = None,
+    limit: object = None,
+    thread: object = None,
+) -> dict:
+    """The ``history`` reply: history_page's page (the arguments as a frame gave them)."""
+    page = history_page(
+        room=room, before=before, after=after, around=around, limit=limit, thread=thread
+    )
+    return {"type": "history", "room": room.slug, **page}
+
+
+def synced_frame(*, room: Room, since: object, limit: object = None) -> dict:
+    """The ``synced`` reply: changes_page's page."""
+    return {"type": "synced", **changes_page(room=room, since=since, limit=limit)}
+
+
 def members(*, room: Room) -> list[dict]:
     memberships = list(
         Membership.objects.filter(room=room, user__is_active=True)

@@ -1,4 +1,4 @@
-"""The WebSocket endpoint: parse frames, call services, forward events."""
+"""The WebSocket endpoint: parse frames, call services; relay events go to realtime.delivery."""
 
 import asyncio
 import json
@@ -8,7 +8,6 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -20,23 +19,16 @@ from chat.models import Room
 from project import compat, validators
 from project.errors import ClientError
 from realtime import sockets, watchdog
+from realtime.delivery import BACKLOG_MAX as BACKLOG_MAX  # the tests read it here
+from realtime.delivery import CLOSE_TRY_AGAIN, SocketDelivery
 from realtime.relay import relay
 
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
 TYPING_TRACKED_MAX = 64
-# Relay events held while a command runs. A command waits on PostgreSQL for
-# milliseconds; a socket whose commands hold back more than this is closed
-# (CLOSE_TRY_AGAIN) and catches up, rather than queueing a busy room's events.
-BACKLOG_MAX = 1000
 REF_MAX_LENGTH = 100
-# A server-side fault (Redis, PostgreSQL) ended the socket: reconnect with backoff.
-# 4000 + 1013 ("try again later"): daphne only lets applications send 1000 or 3000-4999.
-CLOSE_TRY_AGAIN = 4013
 # Over CHAT_MAX_SOCKETS_PER_USER (4000 + HTTP 429): the error frame before it says why.
 CLOSE_TOO_MANY_SOCKETS = 4029
-# Ids of own messages acknowledged directly, whose room copy is still in flight.
-ACKED_MAX = 256
 log = logging.getLogger(__name__)
 
 
@@ -46,14 +38,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # No channel per socket: this process' relay receives each room and user event
     # once and hands it to relay_event of its local sockets (realtime/relay.py).
     channel_layer_alias = None
-    # Set once the backlog overflowed: every later event is dropped until the close.
-    overflowed = False
 
     # WebSocket handlers
     # --------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        await self._serially(self._open())
+        await self.delivery.serially(self._open())
 
     async def _open(self) -> None:
         user = self.scope.get("user")
@@ -65,14 +55,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None) or ""
         self.token_id = self.scope.get("token_id")  # a bearer socket closes with its token
-        # Per-socket state, each bounded:
-        # room_ids: rooms the user belongs to (subscribed only once a join succeeded,
-        # dropped on leave/removal): at most the user's memberships.
-        self.room_ids: set[int] = set()
-        # sent_up_to: keys are always in room_ids (popped on unsubscribe).
-        self.sent_up_to: dict[int, int] = {}
-        # acked: at most ACKED_MAX ids (cleared when full). A dict: 64 bytes empty, a set 216.
-        self.acked: dict[int, None] = {}
         # last_typing: valid slugs of rooms the user could type in, at most
         # TYPING_TRACKED_MAX of them (the oldest is dropped when full).
         self.last_typing: dict[str, float] = {}
@@ -102,14 +84,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         # The socket's id across replicas: presence, and the typing frame's `exclude`.
         self.conn_id = f"socket.{uuid.uuid4().hex}"
-        self.busy = 0
-        # Built when first needed: most sockets are idle, and each costs memory per socket.
-        # backlog: at most BACKLOG_MAX events (shared with the other local sockets);
-        # one more closes the socket.
-        self.backlog: deque[dict] | None = None
-        # event_tasks: user events (room added/removed, close) being handled, each
-        # one subscribe or close long; they arrive at a person's pace.
-        self.event_tasks: set[asyncio.Task] | None = None
+        # Relay events, ordered behind this socket's commands and filtered (realtime/delivery.py).
+        self.delivery = SocketDelivery(self, conn_id=self.conn_id)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -125,7 +101,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         watchdog.unregister(self)
         # Each step on its own: with Redis or PostgreSQL down, the rest must still
         # run, or this replica would heartbeat a closed socket's presence forever.
-        for group in [*map(room_group, self.room_ids), user_group(self.user.pk)]:
+        for group in [*map(room_group, self.delivery.room_ids), user_group(self.user.pk)]:
             try:
                 await self.relay.unlisten(group, self)
             except Exception:
@@ -149,7 +125,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             command = self.COMMANDS.get(kind) if isinstance(kind, str) else None
             if command is None:
                 raise ClientError("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
-            await self._serially(command(self, frame, ref))
+            await self.delivery.serially(command(self, frame, ref))
         except ClientError as error:
             metrics.client_error(error.code)
             await self.reply({"type": "error", "code": error.code, "detail": error.detail}, ref)
@@ -164,70 +140,34 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # database_sync_to_async, which closes stale connections itself.
         await compat.dispatch(self, message)
 
-    # Relay events, one at a time and in order, never in the middle of a command
+    # Relay events (realtime/delivery.py: in order, behind commands, at most once)
     # --------------------------------------------------------------------------
-    # A command replies before the events that arrived while it ran: `hello`
-    # comes first, and `joined` before the room's next live message, which is
-    # then skipped if the page already had it. (A consumer with a channel of its
-    # own gets this from Channels, which dispatches one message at a time.)
 
-    async def relay_event(self, event: dict) -> None:
-        """Called by realtime.relay with each event of the socket's groups."""
-        if self.overflowed:
-            return
-        if self.busy:
-            if self.backlog is None:
-                self.backlog = deque()
-            elif len(self.backlog) >= BACKLOG_MAX:
-                await self._overflow()
-                return
-            self.backlog.append(event)
-        elif event["type"] == "chat.frame":
-            await self.chat_frame(event)  # forwards a ready frame: never waits
-        else:
-            # May wait on Redis (subscribing): not in the relay's task, which serves
-            # every socket of the process.
-            task = asyncio.get_running_loop().create_task(self._serially(self._handle(event)))
-            if self.event_tasks is None:
-                self.event_tasks = set()
-            self.event_tasks.add(task)
-            task.add_done_callback(self.event_tasks.discard)
+    def relay_event(self, event: dict) -> Awaitable[None]:
+        """Called by realtime.relay with each event of the socket's groups.
 
-    async def _overflow(self) -> None:
-        """Too many events held: drop them all and close; the client reconnects and catches up.
-
-        Delivering some and not others would leave a gap its client never learns of.
+        Returns the delivery's coroutine rather than awaiting it: no extra
+        coroutine per event on the hot path.
         """
-        self.overflowed = True
-        self.backlog.clear()
-        log.warning("socket backlog full; closing it so the client catches up")
-        await self.close_after_fault()
+        return self.delivery.relay_event(event)
 
-    async def _serially(self, work: Awaitable[None]) -> None:
-        """Run ``work`` with relay events held, then handle what arrived meanwhile."""
-        self.busy += 1
-        try:
-            await work
-        finally:
-            self.busy -= 1
-            if not self.busy:
-                await self._drain()
+    @property
+    def room_ids(self) -> set[int]:
+        """The rooms whose events this socket gets (realtime.watchdog reads them)."""
+        return self.delivery.room_ids
 
-    async def _drain(self) -> None:
-        self.busy += 1  # what arrives while a held event is handled waits its turn
-        try:
-            while self.backlog and not self.overflowed:
-                await self._handle(self.backlog.popleft())
-            self.backlog = None
-        finally:
-            self.busy -= 1
+    # What a command running looks like to tests/faults/test_security_polls_tokens.py.
+    @property
+    def busy(self) -> int:
+        return self.delivery.busy
 
-    async def _handle(self, event: dict) -> None:
-        try:
-            await getattr(self, get_handler_name(event))(event)
-        except Exception:
-            log.exception("socket event handler failed; closing the socket")
-            await self.close_after_fault()
+    @busy.setter
+    def busy(self, count: int) -> None:
+        self.delivery.busy = count
+
+    @property
+    def backlog(self) -> deque[dict] | None:
+        return self.delivery.backlog
 
     # Command helpers
     # --------------------------------------------------------------------------
@@ -253,24 +193,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=encode(payload))
 
     async def _subscribe(self, room_id: int) -> None:
-        if room_id not in self.room_ids:
-            self.room_ids.add(room_id)
+        if self.delivery.add_room(room_id):
             await self.relay.listen(room_group(room_id), self)
 
     async def _unsubscribe(self, room_id: int) -> None:
-        if room_id in self.room_ids:
-            self.room_ids.discard(room_id)
-            self.sent_up_to.pop(room_id, None)
+        if self.delivery.discard_room(room_id):
             await self.relay.unlisten(room_group(room_id), self)
 
     async def close_after_fault(self) -> None:
         """End the socket after a server-side fault; the client reconnects and catches up."""
         await self.close(code=CLOSE_TRY_AGAIN)
-
-    def _note_page(self, room_id: int, messages: list[dict]) -> None:
-        """Live copies of messages already sent in a page are dropped (ids commit in order)."""
-        if messages:
-            self.sent_up_to[room_id] = max(self.sent_up_to.get(room_id, 0), messages[-1]["id"])
 
     @database_sync_to_async
     def _visible_room(self, slug: object) -> Room:
@@ -279,44 +211,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _open_room(self, room: Room) -> dict:
         services.room_join(user=self.user, room=room)
-        return self._joined_payload(room)
+        return selectors.joined_frame(user=self.user, room=room)
 
     @database_sync_to_async
     def _direct_room(self, username: object) -> Room:
         return services.direct_room_open(user=self.user, username=username)[0]
 
     @database_sync_to_async
-    def _direct_payload(self, room: Room) -> dict:
-        return self._joined_payload(room)
-
-    def _joined_payload(self, room) -> dict:
-        # `info.seq` was read with the room, before the page: a change committed in
-        # between is in the page or live, and a later sync from that seq finds it.
-        membership = selectors.membership_of(user=self.user, room=room)
-        notify = membership.notify if membership else ""
-        messages, has_more = selectors.messages_page(room=room)
-        page, cut = selectors.fit_page(
-            [selectors.message_payload(m) for m in messages], keep="newest"
-        )
-        return {
-            "type": "joined",
-            "room": room.slug,
-            "info": selectors.room_payload(room=room, viewer=self.user, notify=notify),
-            "messages": page,
-            "has_more": has_more or cut,
-            "members": selectors.members(room=room),
-        }
+    def _joined_frame(self, room: Room) -> dict:
+        return selectors.joined_frame(user=self.user, room=room)
 
     async def _reply_joined(self, room_id: int, payload: dict, ref: str | None) -> None:
         await self._subscribe(room_id)
-        self._note_page(room_id, payload["messages"])
+        self.delivery.note_page(room_id, payload["messages"])
         await self.reply(payload, ref)
 
     # Both subscribe before reading the page: a message committed in between is then
     # in the page or live, never in neither (tests/faults/test_history_race.py).
     async def cmd_join(self, frame: dict, ref: str | None) -> None:
         room = await self._visible_room(frame.get("room"))
-        subscribed = room.pk in self.room_ids
+        subscribed = room.pk in self.delivery.room_ids
         await self._subscribe(room.pk)
         try:
             payload = await self._open_room(room)
@@ -329,7 +243,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def cmd_dm(self, frame: dict, ref: str | None) -> None:
         room = await self._direct_room(frame.get("username"))
         await self._subscribe(room.pk)
-        await self._reply_joined(room.pk, await self._direct_payload(room), ref)
+        await self._reply_joined(room.pk, await self._joined_frame(room), ref)
 
     @database_sync_to_async
     def _leave(self, slug: object) -> int:
@@ -356,14 +270,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def cmd_send(self, frame: dict, ref: str | None) -> None:
         message = await self._post(frame)
-        if watchdog.holding(self):
+        if self.delivery.holding():
             # Stored, but an id past messages this socket missed would make its client's
             # catch-up skip them: the client resends (same client_id) once recycled.
             return
         # The sender gets its copy now, with its ref; the room copy is then skipped.
-        if len(self.acked) >= ACKED_MAX:
-            self.acked.clear()
-        self.acked[message["id"]] = None
+        self.delivery.note_acked(message["id"])
         await self.reply({"type": "message", "message": message, "seq": message["seq"]}, ref)
 
     @database_sync_to_async
@@ -388,7 +300,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         say nothing about which of the timeline's live messages were sent).
         """
         room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        page = selectors.history_page(
+        payload = selectors.history_frame(
             room=room,
             before=frame.get("before"),
             after=frame.get("after"),
@@ -396,20 +308,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             limit=frame.get("limit"),
             thread=frame.get("thread"),
         )
-        payload = {"type": "history", "room": room.slug, **page}
-        return (None if "thread" in page else room.pk), payload
+        return (None if "thread" in payload else room.pk), payload
 
     async def cmd_history(self, frame: dict, ref: str | None) -> None:
         room_id, payload = await self._history(frame)
-        if room_id in self.room_ids:
-            self._note_page(room_id, payload["messages"])
+        if room_id in self.delivery.room_ids:
+            self.delivery.note_page(room_id, payload["messages"])
         await self.reply(payload, ref)
 
     @database_sync_to_async
     def _changes(self, frame: dict) -> dict:
         room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        page = selectors.changes_page(room=room, since=frame.get("since"), limit=frame.get("limit"))
-        return {"type": "synced", **page}
+        return selectors.synced_frame(room=room, since=frame.get("since"), limit=frame.get("limit"))
 
     async def cmd_sync(self, frame: dict, ref: str | None) -> None:
         await self.reply(await self._changes(frame), ref)
@@ -478,32 +388,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Channel-layer event handlers (called by realtime.relay)
     # --------------------------------------------------------------------------
 
-    async def chat_frame(self, event: dict) -> None:
-        """Forward a frame serialised once by chat.events."""
-        if watchdog.holding(self):
-            return  # the layer lost messages: this socket is recycled and catches up
-        room_id = event.get("room_id")
-        if room_id is not None:
-            if room_id not in self.room_ids:
-                return
-            message_id = event.get("message_id")
-            if message_id:
-                if message_id in self.acked:
-                    del self.acked[message_id]
-                    return
-                if message_id <= self.sent_up_to.get(room_id, 0):
-                    return
-        if event.get("exclude") == self.conn_id:
-            return
-        # The relay hands one event dict to every local socket: its ASGI message is
-        # built once too, and sent without the two wrappers of self.send().
-        message = event.get("websocket_send")
-        if message is None:
-            message = event["websocket_send"] = {"type": "websocket.send", "text": event["frame"]}
-        await self.base_send(message)
-        sent_at = event.get("sent_at")
-        if sent_at:
-            metrics.delivered(sent_at)
+    def chat_frame(self, event: dict) -> Awaitable[None]:
+        """Forward a frame serialised once by chat.events (what Channels' dispatch calls
+        for a socket with a channel of its own: bench/product_patches.py ``persocket``)."""
+        return self.delivery.forward(event)
 
     async def chat_room_added(self, event: dict) -> None:
         await self._subscribe(event["room_id"])
