@@ -17,7 +17,15 @@ TARGETS = {
     "kb_per_idle_connection": ("<=", 30.0),
     "redis_shard_balance": (">=", 0.7),
     "longpoll_delivery_ratio": ("==", 1.0),
+    # issue 18
+    "connect_ratio_vs_baseline": (">=", 2.0),
+    "reconnect_storm_s": ("<=", 10.0),
+    "room2_ratio_vs_baseline": (">=", 2.0),
+    "room2_saturation_ratio_vs_baseline": (">=", 2.0),
 }
+# The product variant the issue-18 ratios against the tutorial are taken on.
+RATIO_PRODUCT = "product-pubsub"
+STORM_KEYS = ("reconnect_storm_s", "reconnect_storm_lost", "reconnect_storm_duplicates")
 COLORS = {
     "floor": "#555555",
     "baseline": "#d62728",
@@ -58,7 +66,9 @@ def _ratio(a, b):
     return round(a / b, 3)
 
 
-def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: dict) -> dict:
+def build_results(
+    *, trials: list[dict], idle: dict, variants: list[str], meta: dict, storm: dict | None = None
+) -> dict:
     workloads = [
         w["name"] for w in meta["workloads"] if any(t["workload"] == w["name"] for t in trials)
     ]
@@ -116,15 +126,64 @@ def build_results(*, trials: list[dict], idle: dict, variants: list[str], meta: 
             within = sum(t["delivered_unique"] for t in prod)
             summary["delivery_ratio_within_drain"] = round(within / expected, 6)
     summary["deliveries_per_cpu_s"] = eff
+    summary.update(baseline_ratios(sat, idle))
+    summary.update(storm_summary(storm))
     summary.update(shard_summary(trials))
     summary.update(reaction_summary(trials, meta["workloads"], best))
     summary.update(longpoll_summary(trials, meta["workloads"], best))
     summary["targets_met"] = targets_met(summary)
-    return {"meta": meta, "summary": summary, "saturation": sat, "idle": idle, "trials": trials}
+    results = {"meta": meta, "summary": summary, "saturation": sat, "idle": idle}
+    if storm is not None:
+        results["storm"] = storm
+    return {**results, "trials": trials}
 
 
 def targets_met(summary: dict) -> dict:
-    return {k: _meets(summary.get(k), op, target) for k, (op, target) in TARGETS.items()}
+    met = {k: _meets(summary.get(k), op, target) for k, (op, target) in TARGETS.items()}
+    if summary.get("reconnect_storm_valid") is False:  # measured, but something was lost
+        met["reconnect_storm_s"] = False
+    return met
+
+
+def baseline_ratios(sat: dict, idle: dict) -> dict:
+    """Issue 18's ratios of the product (``RATIO_PRODUCT``) to the tutorial, each only if
+    this run measured both sides: ``connect_ratio_vs_baseline`` (idle sockets connected
+    per second to one replica), ``room2_ratio_vs_baseline`` (rooms of 2: deliveries per
+    CPU-second at each one's saturation step) and ``room2_saturation_ratio_vs_baseline``
+    (rooms of 2: saturation rates; absent when either passed no step)."""
+    out = {}
+    product, baseline = idle.get(RATIO_PRODUCT, {}), idle.get("baseline", {})
+    pairs = {"connect_ratio_vs_baseline": (product, baseline, "connects_per_s")}
+    room2 = sat.get("room2", {})
+    product, baseline = room2.get(RATIO_PRODUCT, {}), room2.get("baseline", {})
+    pairs["room2_ratio_vs_baseline"] = (product, baseline, "deliveries_per_cpu_s")
+    pairs["room2_saturation_ratio_vs_baseline"] = (
+        product,
+        baseline,
+        "saturation_deliveries_per_s",
+    )
+    for key, (a, b, field) in pairs.items():
+        ratio = _ratio(a.get(field), b.get(field))
+        if ratio is not None:
+            out[key] = ratio
+    return out
+
+
+def storm_summary(storm: dict | None) -> dict:
+    """``reconnect_storm_s`` (only when nothing was lost or repeated, and every dropped
+    client caught up in time), with what was lost and repeated; nothing without a storm."""
+    if not storm:
+        return {}
+    out = {
+        "reconnect_storm_valid": storm["valid"],
+        "reconnect_storm_lost": storm["lost"],
+        "reconnect_storm_duplicates": storm["duplicates"],
+        "reconnect_storm_sockets": storm["sockets"],
+        "reconnect_storm_dropped": storm["dropped"],
+    }
+    if storm["valid"]:
+        out["reconnect_storm_s"] = storm["reconnect_storm_s"]
+    return out
 
 
 def shard_summary(trials: list[dict]) -> dict:
@@ -373,6 +432,7 @@ def merge_results(old: dict, new: dict) -> dict:
     summary keys are added, and ``meta.merged`` records where they came from. Everything else
     stays."""
     names = {w["name"] for w in new["meta"]["workloads"]}
+    replaced = names | ({"storm"} if new.get("storm") else set())
     kept = [t for t in old["trials"] if t["workload"] not in names]
     offset = max((t["trial"] for t in old["trials"]), default=0)
     added = []
@@ -386,18 +446,25 @@ def merge_results(old: dict, new: dict) -> dict:
     meta["workloads"] += new["meta"]["workloads"]
     part = {k: new["meta"].get(k) for k in ("created", "profile", "git_commit", "product_commit")}
     part.update(
-        workloads=sorted(names),
+        workloads=sorted(replaced),
         wall_seconds=new["meta"]["wall_seconds"],
         notes=new["meta"]["notes"],
         connects=new["meta"]["connects"],
     )
-    meta["merged"] = [m for m in meta.get("merged", []) if set(m["workloads"]) - names] + [part]
+    meta["merged"] = [m for m in meta.get("merged", []) if set(m["workloads"]) - replaced]
+    meta["merged"].append(part)
     summary = dict(old["summary"])
+    merged = dict(old)
+    if new.get("storm"):
+        for key in [k for k in summary if k.startswith("reconnect_storm_")]:
+            del summary[key]
+        summary.update(storm_summary(new["storm"]))
+        merged["storm"] = new["storm"]
     summary.update(shard_summary(kept + added))
     summary.update(reaction_summary(kept + added, meta["workloads"], summary.get("product_layer")))
     summary.update(longpoll_summary(kept + added, meta["workloads"], summary.get("product_layer")))
     summary["targets_met"] = targets_met(summary)
-    return {**old, "meta": meta, "summary": summary, "trials": kept + added}
+    return {**merged, "meta": meta, "summary": summary, "trials": kept + added}
 
 
 def _meets(value, op: str, target: float):
@@ -506,6 +573,7 @@ def table(results: dict) -> str:
             f"  p99 {_f(s[f'{name}_p99_ms'])} ms  lost {s[f'{name}_lost']}"
         )
     lines += longpoll_lines(results)
+    lines += storm_lines(results)
     lines.append("")
     lines.append(
         "saturation: highest delivered rate with p99 <= 100 ms and nothing lost"
@@ -539,6 +607,28 @@ def table(results: dict) -> str:
             f"  {'(within drain window)':24} {_f(s['delivery_ratio_within_drain'], 6):>10}"
         )
     return "\n".join(lines)
+
+
+def storm_lines(results: dict) -> list[str]:
+    """The reconnect storm's section of the table."""
+    st = results.get("storm")
+    if not st:
+        return []
+    per = st.get("sockets_per_replica_before_kill") or []
+    return [
+        "",
+        f"reconnect storm ({st['variant']}, 2 replicas behind nginx, one SIGKILLed):"
+        f" {st['sockets']} sockets ({' + '.join(str(x) for x in per)}),"
+        f" {st['dropped']} dropped",
+        f"  all back and caught up {_f(st['reconnect_storm_s'], 2)} s after the kill"
+        f"  (hello p50 {_f(st['reconnected_s']['p50'], 2)} p99 {_f(st['reconnected_s']['p99'], 2)}"
+        f" s; caught up p50 {_f(st['caught_up_s']['p50'], 2)} p99 {_f(st['caught_up_s']['p99'], 2)}"
+        f" s)  failed handshakes {sum(st['handshake_failures'].values())}"
+        f"  heartbeat drops {st['heartbeat_drops']}",
+        f"  {st['messages']} posts meanwhile: {st['expected_deliveries']} expected, lost"
+        f" {st['lost']}, duplicates {st['duplicates']}, live+sync overlaps {st['overlaps']}"
+        + ("" if st["valid"] else "   INVALID"),
+    ]
 
 
 def longpoll_lines(results: dict) -> list[str]:

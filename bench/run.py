@@ -51,6 +51,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 IDLE_ROOM_SIZE = 10
+# The reconnect storm (bench/storm.py): its clients are in rooms of IDLE_ROOM_SIZE of their
+# own (presence) and each in one of STORM_ROOMS rooms that a sender posts to meanwhile.
+STORM_ROOMS = 4
+STORM_RATE = 5.0
+STORM_VARIANT = "product-pubsub"
+# Seconds the storm may take before the profile fails. Generous: a storm that nginx turns
+# into 502s (bench/README.md) takes minutes, and how many is the figure.
+STORM_LIMIT = 300.0
+# nginx's main config (deploy/cluster.py) allows 4,096 connections per worker; a proxied
+# socket takes two, and one worker may take most of a burst of connects.
+NGINX_WORKER_CONNECTIONS = 16384
 ALL_VARIANTS = ["floor", "baseline", "product-core", "product-pubsub"]
 
 
@@ -116,6 +127,11 @@ class Profile:
     # trials replace theirs, its summary keys are added (report.merge_results).
     merge: bool = False
     redis_idle_window: float = 5.0  # seconds of idle Redis CPU reading (own Redis servers only)
+    # The reconnect storm (after the workloads): this many sockets through nginx to two
+    # product-pubsub replicas of its own, one SIGKILLed (0: none; --storm-sockets). Not in
+    # the full run: connecting 2,000 sockets alone takes 60-70 s (bench/README.md).
+    storm_sockets: int = 0
+    storm_rate: float = STORM_RATE  # posts per second over the storm rooms meanwhile
 
 
 # Many rooms on two Redis shards against the same on one (issue 19). 1,000 rooms: the
@@ -348,6 +364,35 @@ PROFILES = {
         variants=[],
         merge=True,
         redis_idle_window=1.0,
+    ),
+    # python bench/run.py --profile storm [--storm-sockets N]: two product replicas behind
+    # nginx, N sockets over them, one replica SIGKILLed: seconds until every dropped client
+    # is back on the survivor and caught up; merged into the existing latest.json.
+    "storm": Profile(
+        workloads=[],
+        steps=0,
+        refine=False,
+        duration=0,
+        drain=0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        variants=[],
+        merge=True,
+        storm_sockets=2000,
+    ),
+    "storm-smoke": Profile(  # the same, tiny (tests/bench)
+        workloads=[],
+        steps=0,
+        refine=False,
+        duration=0,
+        drain=0,
+        idle_sockets=0,
+        idle_warmup=0,
+        compare=False,
+        variants=[],
+        merge=True,
+        storm_sockets=50,
     ),
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
@@ -670,7 +715,9 @@ def counters_delta(before: dict, after: dict) -> dict:
     }
 
 
-def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deployment:
+def start_deployment(
+    procs: Procs, name: str, *, as_is: bool = False, tag: str | None = None
+) -> Deployment:
     """Two server processes of a variant. ``base+change`` names run an experiment variant:
     ``baseline+nohop`` / ``baseline+once`` (bench/baseline/baseline_chat/variants.py),
     ``product-<layer>+shards<N>`` (the layer on N Redis servers of its own),
@@ -678,7 +725,7 @@ def start_deployment(procs: Procs, name: str, *, as_is: bool = False) -> Deploym
     base, _, change = name.partition("+")
     ports = [free_port(), free_port()]
     starts = []
-    tag = name.replace("+", "-")
+    tag = tag or name.replace("+", "-")  # names its logs, and its Redis key prefix
     if base == "floor":
         dep = Deployment(name, "floor", ports)
         for i, port in enumerate(ports):
@@ -753,6 +800,51 @@ def wait_deployment(dep: Deployment) -> None:
         wait_port(port, proc, 60, proc.log)
 
 
+def start_nginx(procs: Procs, ports: list[int]) -> tuple[int, subprocess.Popen]:
+    """nginx in front of replicas, configured as the product deploys it: the chat part is
+    deploy/nginx/chat.conf.template and the main config deploy/cluster.py's (as
+    tests/support/nginx.py does), with more connections per worker."""
+    import importlib.util
+    import urllib.request
+
+    spec = importlib.util.spec_from_file_location("cluster", PRODUCT_DIR / "deploy" / "cluster.py")
+    cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cluster)
+    binary = next((path for path in cluster.NGINX_CANDIDATES if Path(path).exists()), None)
+    if binary is None:
+        raise RuntimeError("nginx is not installed: make system-deps (apt-get install nginx)")
+    port = free_port()
+    directory = procs.logdir / "nginx"
+    for sub in ("tmp", "media"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    chat_conf = directory / "chat.conf"
+    chat_conf.write_text(
+        cluster.render_template(
+            listen=f"127.0.0.1:{port}",
+            servers=[f"127.0.0.1:{p}" for p in ports],
+            media_root=str(directory / "media"),
+        )
+    )
+    main_conf = directory / "nginx.conf"
+    main_conf.write_text(
+        cluster.main_config(directory, chat_conf).replace(
+            "worker_connections 4096;", f"worker_connections {NGINX_WORKER_CONNECTIONS};"
+        )
+    )
+    argv = [binary, "-p", str(directory), "-c", str(main_conf), "-e", "stderr"]
+    proc = procs.start("nginx", argv)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return port, proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = tail(proc.log)
+                raise RuntimeError(f"nginx did not start; see {proc.log}:\n{log}") from None
+            time.sleep(0.1)
+
+
 def reset_redis() -> int:
     import redis
 
@@ -823,7 +915,22 @@ def seed_plan(profile: Profile) -> tuple[dict, dict[str, list[int]]]:
             {"slug": f"bench-idle-{k // IDLE_ROOM_SIZE}", "members": idle[k : k + IDLE_ROOM_SIZE]}
         )
     first_user["idle"] = idle
-    return {"users": nxt + len(idle), "rooms": rooms}, first_user
+    nxt += len(idle)
+    # Storm clients (then the sender, last): rooms of IDLE_ROOM_SIZE of their own, and each
+    # in one of STORM_ROOMS rooms, which the sender is a member of.
+    n = profile.storm_sockets
+    storm = list(range(nxt, nxt + n + 1)) if n else []
+    for k in range(0, n, IDLE_ROOM_SIZE):
+        members = storm[k : min(n, k + IDLE_ROOM_SIZE)]
+        rooms.append({"slug": f"bench-storm-small-{k // IDLE_ROOM_SIZE}", "members": members})
+    for j in range(STORM_ROOMS if n else 0):
+        rooms.append({"slug": storm_room(j), "members": storm[j:n:STORM_ROOMS] + storm[n:]})
+    first_user["storm"] = storm
+    return {"users": nxt + len(storm), "rooms": rooms}, first_user
+
+
+def storm_room(j: int) -> str:
+    return f"bench-storm-{j}"
 
 
 def product_username(index: int) -> str:
@@ -897,6 +1004,7 @@ class Bench:
         self.wv: list[str] = []  # the variants taking part in the current workload
         self.product_commit: str | None = None
         self.notes: list[str] = []
+        self.storm: dict | None = None
         self.t_start = time.monotonic()
 
     def log(self, text: str) -> None:
@@ -908,6 +1016,8 @@ class Bench:
         variants = self.args.variants
         # Variants of a workload of their own (``Workload.variants``) start with it.
         own = [v for w in profile.workloads for v in w.variants]
+        if profile.storm_sockets:  # the storm's deployment of its own
+            own.append(STORM_VARIANT)
         if any(v.startswith("product") for v in variants + own):
             PRODUCT_DIR, self.product_commit = snapshot_product(
                 self.args.product_src, self.logdir / "product"
@@ -921,6 +1031,7 @@ class Bench:
             variants = [v for v in variants if not v.startswith("product")]
             for w in profile.workloads:
                 w.variants = tuple(v for v in w.variants if not v.startswith("product"))
+            profile.storm_sockets = 0
         self.variants = variants
         if not self.args.redis_as_is:
             self.notes.append(
@@ -929,7 +1040,7 @@ class Bench:
                 " an idle consumer dies after 5 s (BZPOPMIN blocks 5 s)"
             )
         # The shared Redis only for the run's own variants (workload deployments bring theirs).
-        self.redis_pid = reset_redis() if variants else None
+        self.redis_pid = reset_redis() if variants or profile.storm_sockets else None
         self.log(f"logs in {self.logdir}; redis pid {self.redis_pid}")
 
         self.deps = {}
@@ -956,7 +1067,70 @@ class Bench:
             self.measure_idle([self.deps[v] for v in variants])
         for w in profile.workloads:
             self.run_workload(w)
+        if profile.storm_sockets:
+            self.run_storm()
         return self.results()
+
+    # -- the reconnect storm -------------------------------------------------------
+    def run_storm(self) -> None:
+        """Two product replicas of their own behind nginx, the storm's clients over them
+        (bench/storm.py), one replica SIGKILLed: ``self.storm`` gets the figures."""
+        p = self.profile
+        users = self.users["storm"]
+        n = p.storm_sockets
+        dep = start_deployment(self.procs, STORM_VARIANT, as_is=self.args.redis_as_is, tag="storm")
+        stopped = list(dep.procs)
+        try:
+            wait_deployment(dep)
+            nginx_port, nginx = start_nginx(self.procs, dep.ports)
+            stopped.append(nginx)
+            self.log(
+                f"storm: {STORM_VARIANT} on ports {dep.ports} (pids {dep.pids}) behind nginx"
+                f" :{nginx_port}; {n} sockets, {p.storm_rate} posts/s to {STORM_ROOMS} rooms"
+            )
+            plan = {
+                "nginx_port": nginx_port,
+                "replica_ports": dep.ports,
+                "replica_pids": dep.pids,
+                "tokens": [self.tokens[u] for u in users[:n]],
+                "sender_token": self.tokens[users[n]],
+                "storm_rooms": [storm_room(j) for j in range(STORM_ROOMS)],
+                "rate": p.storm_rate,
+                "lead": 1.0,
+                "limit": STORM_LIMIT,
+                "drain_limit": 15.0,
+                "connect_concurrency": 16,
+                "connect_limit": 300.0,
+            }
+            proc = self.procs.start(
+                "storm",
+                [sys.executable, str(HERE / "storm.py")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                out, _ = proc.communicate(json.dumps(plan), timeout=600)
+            except subprocess.TimeoutExpired:
+                self.procs.stop([proc])
+                raise RuntimeError(f"the storm did not end; see {proc.log}") from None
+            if proc.returncode or not out.strip():
+                raise RuntimeError(f"the storm client failed; see {proc.log}:\n{tail(proc.log)}")
+            result = json.loads(out.strip().splitlines()[-1])
+        finally:
+            self.procs.stop(stopped)
+        if not result.get("ok"):
+            raise RuntimeError(f"storm: {result.get('error')}")
+        result.update(variant=STORM_VARIANT, replicas=2, through="nginx")
+        self.storm = result
+        self.log(
+            f"storm: {result['dropped']} of {n} sockets dropped, all back and caught up"
+            f" {fmt(result['reconnect_storm_s'], 2)} s after the kill (reconnected p50"
+            f" {fmt(result['reconnected_s']['p50'], 2)} s, caught up p99"
+            f" {fmt(result['caught_up_s']['p99'], 2)} s); {result['messages']} posts,"
+            f" lost {result['lost']}, duplicates {result['duplicates']}"
+            + ("" if result["valid"] else "  INVALID")
+        )
 
     # -- idle memory -----------------------------------------------------
     def idle_sockets(self, dep: Deployment, lo: int, hi: int) -> list[dict]:
@@ -1422,6 +1596,7 @@ class Bench:
         return report.build_results(
             trials=self.trials,
             idle=self.idle,
+            storm=self.storm,
             variants=self.variants,
             meta={
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1438,6 +1613,7 @@ class Bench:
                 "drain_seconds": p.drain,
                 "p99_target_ms": P99_TARGET_MS,
                 "idle_sockets": p.idle_sockets,
+                "storm_sockets": p.storm_sockets,
                 "workloads": [dict(w.__dict__, mean_members=w.mean_members()) for w in p.workloads],
                 "wall_seconds": round(time.monotonic() - self.t_start, 1),
                 "notes": self.notes,
@@ -1491,6 +1667,19 @@ def main(argv: list[str] | None = None) -> int:
         help="no socket_timeout workaround in RedisChannelLayer URLs (see CORE_LAYER_URL_QUERY)",
     )
     parser.add_argument(
+        "--storm-sockets",
+        type=int,
+        default=None,
+        help="sockets of the reconnect storm (default: the profile's: 2,000 in storm, 50 in"
+        " storm-smoke, none in the others)",
+    )
+    parser.add_argument(
+        "--storm-rate",
+        type=float,
+        default=None,
+        help=f"posts per second to the storm's rooms during it (default {STORM_RATE:g})",
+    )
+    parser.add_argument(
         "--lock-timeout",
         type=float,
         default=900.0,
@@ -1504,9 +1693,15 @@ def main(argv: list[str] | None = None) -> int:
     for v in args.variants:
         if v.partition("+")[0] not in ALL_VARIANTS:
             parser.error(f"unknown variant {v}")
+    if args.storm_sockets is not None:
+        profile.storm_sockets = max(0, args.storm_sockets)
+    if args.storm_rate is not None:
+        profile.storm_rate = args.storm_rate
     if args.workloads:
         names = args.workloads.split(",")
         profile.workloads = [w for w in profile.workloads if w.name in names]
+        if "storm" not in names:  # the storm is named like a workload here
+            profile.storm_sockets = 0
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -1547,6 +1742,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
     print(f"wrote {latest} in {wall}s")
     lock.close()
+    storm = bench.storm
+    if storm is not None and not storm["valid"]:
+        print(
+            f"reconnect storm FAILED: lost {storm['lost']}, duplicates {storm['duplicates']},"
+            f" foreign {storm['foreign']}, finished {storm['finished']}"
+        )
+        return 1
     return 0
 
 

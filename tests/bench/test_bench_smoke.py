@@ -187,3 +187,32 @@ def test_longpoll_profile_delivers_every_message_over_events_polls_and_keeps_the
     assert set(summary["longpoll_4x2_by_msgs_per_s"]["lp"]) == {"10", "50"}
     assert summary["targets_met"]["longpoll_delivery_ratio"] is True
     assert "long polling" in run.stdout
+
+
+def test_storm_profile_brings_every_dropped_client_back_with_every_message_once(tmp_path):
+    """Two replicas behind nginx, one SIGKILLed under 50 sockets: every client that
+    dropped reconnects to the survivor and catches up, no message lost or repeated, and
+    the figure joins an existing latest.json."""
+    committed, run, results = run_merged_profile("storm-smoke", tmp_path)
+
+    for key in SUMMARY_KEYS:
+        assert results["summary"][key] == committed["summary"][key]
+    assert results["saturation"] == committed["saturation"]
+    assert results["idle"] == committed["idle"]
+    assert results["trials"] == committed["trials"]
+    assert results["meta"]["merged"][-1]["profile"] == "storm-smoke"
+
+    storm = results["storm"]
+    assert storm["sockets"] == storm["connected"] == 50
+    killed, survivor = storm["sockets_per_replica_before_kill"]
+    assert killed > 0 and survivor > 0, storm  # nginx spread them over both replicas
+    assert storm["dropped"] >= killed, storm
+    assert storm["finished"] and storm["valid"], storm
+    assert storm["messages"] > 0
+    assert storm["expected_deliveries"] > 0
+    assert storm["lost"] == storm["duplicates"] == storm["foreign"] == 0, storm
+    summary = results["summary"]
+    assert summary["reconnect_storm_s"] == storm["reconnect_storm_s"] > 0
+    assert summary["reconnect_storm_lost"] == summary["reconnect_storm_duplicates"] == 0
+    assert "reconnect_storm_s" in summary["targets_met"]
+    assert "reconnect storm" in run.stdout
