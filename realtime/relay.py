@@ -9,7 +9,7 @@ and every idle socket keeps a channel, a queue and a pending ``receive()``.
 Here each process has one relay per event loop. It joins a group (a room, a
 user) while at least one of its local sockets listens to it, receives each
 event once, and hands it to the ``relay_event`` of each local socket in that
-group (which keeps each socket's events in order, see ChatConsumer). Sockets
+group (which keeps each socket's events in order, see realtime/delivery.py). Sockets
 have no channel of their own. Measured with ``bench/`` (rooms of 50): about 30% more
 deliveries per server CPU-second and a third of the p99 at 1,000 deliveries/s
 (bench/README.md).
