@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -210,6 +210,23 @@ def fixed_profile(workload: Workload, rates: list[float], **kw) -> Profile:
     )
 
 
+# python bench/run.py --profile storm [--storm-sockets N]: two product replicas behind
+# nginx, N sockets over them, one replica SIGKILLed: seconds until every dropped client
+# is back on the survivor and caught up; merged into the existing latest.json.
+STORM = Profile(
+    workloads=[],
+    steps=0,
+    refine=False,
+    duration=0,
+    drain=0,
+    idle_sockets=0,
+    idle_warmup=0,
+    compare=False,
+    variants=[],
+    merge=True,
+    storm_sockets=2000,
+)
+
 PROFILES = {
     "full": Profile(
         workloads=[
@@ -368,32 +385,8 @@ PROFILES = {
     # python bench/run.py --profile storm [--storm-sockets N]: two product replicas behind
     # nginx, N sockets over them, one replica SIGKILLed: seconds until every dropped client
     # is back on the survivor and caught up; merged into the existing latest.json.
-    "storm": Profile(
-        workloads=[],
-        steps=0,
-        refine=False,
-        duration=0,
-        drain=0,
-        idle_sockets=0,
-        idle_warmup=0,
-        compare=False,
-        variants=[],
-        merge=True,
-        storm_sockets=2000,
-    ),
-    "storm-smoke": Profile(  # the same, tiny (tests/bench)
-        workloads=[],
-        steps=0,
-        refine=False,
-        duration=0,
-        drain=0,
-        idle_sockets=0,
-        idle_warmup=0,
-        compare=False,
-        variants=[],
-        merge=True,
-        storm_sockets=50,
-    ),
+    "storm": STORM,
+    "storm-smoke": replace(STORM, storm_sockets=50),  # the same, tiny (tests/bench)
     "smoke": Profile(
         workloads=[Workload("room2", 2, 4, 40.0), Workload("room10", 10, 1, 100.0)],
         steps=1,
