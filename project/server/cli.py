@@ -46,6 +46,23 @@ RELIANCES = [
 ]
 
 
+# The kernel's accept queue per replica (Twisted's default is 50). When a replica
+# dies, its clients reconnect to the survivors within a second; a queue of 50
+# overflowed, nginx's connects timed out and it marked the survivor down too
+# (bench/README.md, "The reconnect storm"). The kernel caps it at somaxconn.
+LISTEN_BACKLOG = 1024
+
+
+def with_listen_backlog(endpoints: list[str], backlog: int = LISTEN_BACKLOG) -> list[str]:
+    """daphne's TCP endpoint strings with ``backlog``, unless one already sets it (``-e``)."""
+    return [
+        f"{endpoint}:backlog={backlog}"
+        if endpoint.startswith("tcp:") and ":backlog=" not in endpoint
+        else endpoint
+        for endpoint in endpoints
+    ]
+
+
 def check_server() -> None:
     """Each server piece checked; the broken optional ones warn, a required one raises."""
     verify(RELIANCES)
@@ -76,6 +93,7 @@ class GracefulCommandLineInterface(CommandLineInterface):
             if not parsed.access_log:
                 # project.logging writes the access log, with request ids.
                 kwargs["action_logger"] = None
+            kwargs["endpoints"] = with_listen_backlog(kwargs.get("endpoints", []))
             return server_class(shutdown_timeout=parsed.shutdown_timeout, **kwargs)
 
         self.server_class = make_server
