@@ -16,6 +16,13 @@ from realtime import event_poll, longpoll
 router = Router()
 
 
+def _credentials(request: HttpRequest) -> tuple[str, int | None]:
+    """The session key or the token id a poll ends with (the one the request used)."""
+    token_id = getattr(request, "api_token_id", None)
+    session = getattr(request, "session", None) if token_id is None else None
+    return getattr(session, "session_key", None) or "", token_id
+
+
 class PollOut(MessagesPage):
     cursor: int = Field(description="Pass this as `after` in the next poll.")
 
@@ -71,15 +78,14 @@ async def message_poll(request: HttpRequest, slug: RoomSlug, query: Query[PollQu
     session or token ends meanwhile gets a 401. At most
     `CHAT_MAX_LONG_POLLS_PER_USER` polls of one user wait at once (429 beyond).
     """
-    token_id = getattr(request, "api_token_id", None)
-    session = getattr(request, "session", None) if token_id is None else None
+    session_key, token_id = _credentials(request)
     try:
         page = await longpoll.poll(
             user=request.auth,
             slug=slug,
             after=query.after,
             timeout=query.timeout,
-            session_key=getattr(session, "session_key", None) or "",
+            session_key=session_key,
             token_id=token_id,
         )
     except longpoll.PollEnded:
@@ -106,14 +112,13 @@ async def events_poll(request: HttpRequest, query: Query[EventsQuery]) -> HttpRe
     polls of one user (this one and the per-room one together) wait at once (429).
     See docs/api.md, "Without WebSockets".
     """
-    token_id = getattr(request, "api_token_id", None)
-    session = getattr(request, "session", None) if token_id is None else None
+    session_key, token_id = _credentials(request)
     try:
         answer = await event_poll.poll_events(
             user=request.auth,
             cursor_text=query.cursor,
             timeout=query.timeout,
-            session_key=getattr(session, "session_key", None) or "",
+            session_key=session_key,
             token_id=token_id,
         )
     except event_poll.PollEnded:

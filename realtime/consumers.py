@@ -5,7 +5,6 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable
 
 from channels.db import database_sync_to_async
@@ -19,7 +18,6 @@ from chat.models import Room
 from project import compat, validators
 from project.errors import ClientError
 from realtime import sockets, watchdog
-from realtime.delivery import BACKLOG_MAX as BACKLOG_MAX  # the tests read it here
 from realtime.delivery import CLOSE_TRY_AGAIN, SocketDelivery
 from realtime.relay import relay
 
@@ -155,19 +153,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def room_ids(self) -> set[int]:
         """The rooms whose events this socket gets (realtime.watchdog reads them)."""
         return self.delivery.room_ids
-
-    # What a command running looks like to tests/faults/test_security_polls_tokens.py.
-    @property
-    def busy(self) -> int:
-        return self.delivery.busy
-
-    @busy.setter
-    def busy(self, count: int) -> None:
-        self.delivery.busy = count
-
-    @property
-    def backlog(self) -> deque[dict] | None:
-        return self.delivery.backlog
 
     # Command helpers
     # --------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from chat.groups import room_group, user_group
 from chat.models import Membership, Room
 from project.errors import ClientError
 from realtime import longpoll
-from realtime.consumers import BACKLOG_MAX, CLOSE_TRY_AGAIN, TYPING_TRACKED_MAX, ChatConsumer
+from realtime.consumers import TYPING_TRACKED_MAX, ChatConsumer
+from realtime.delivery import BACKLOG_MAX, CLOSE_TRY_AGAIN
 from realtime.relay import relay
 from tests.api.conftest import AsyncJsonClient
 from tests.support.frames import close_code, receive_type, settled, still_open
@@ -253,13 +254,13 @@ async def test_a_socket_whose_backlog_overflows_is_closed_to_catch_up(alice, con
     consumer = consumer_of(alice)
     general = await call(Room.objects.get)(slug="general")
     event = {"type": "chat.frame", "room_id": general.pk, "frame": '{"type":"typing"}'}
-    consumer.busy += 1  # as while a command waits on PostgreSQL
+    consumer.delivery.busy += 1  # as while a command waits on PostgreSQL
     try:
         for _ in range(BACKLOG_MAX + 50):
             await consumer.relay_event(dict(event))
-        assert not consumer.backlog
+        assert not consumer.delivery.backlog
     finally:
-        consumer.busy -= 1
+        consumer.delivery.busy -= 1
     assert await close_code(socket) == CLOSE_TRY_AGAIN
 
 
