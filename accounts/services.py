@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.avatars import avatar_normalise
 from accounts.events import announce_profile_changed, announce_sessions_ended
 from accounts.models import ApiToken, Profile
+from accounts.token_lookup import token_lookup, token_touch
 
 TOKEN_PREFIX = "chat_"
 
@@ -169,19 +170,20 @@ def tokens_revoke_all(*, user: AbstractBaseUser) -> int:
 
 
 def token_find(raw: str) -> ApiToken | None:
-    """The token (with its active user) a raw value belongs to, or None."""
+    """The token (with its active user and profile) a raw value belongs to, or None.
+
+    Every bearer handshake and API call asks this, so it is one hand-written
+    statement (accounts/token_lookup.py) and, at most once a minute, one update.
+    """
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    token = (
-        ApiToken.objects.select_related("user", "user__profile")
-        .filter(digest=_digest(raw), user__is_active=True)
-        .first()
-    )
+    token = token_lookup(_digest(raw))
     if token is None:
         return None
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token_touch(token.pk, now)
+        token.last_used_at = now
     return token
 
 

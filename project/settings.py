@@ -54,8 +54,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # connections (CONN_MAX_AGE) would never be reused and pile up; Channels
     # closes connections after every database_sync_to_async hop. A psycopg pool
     # per replica makes both cheap: closing hands the connection back.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with a pool: checked on checkout
     if env.bool("DATABASE_POOL", True):
+        # Each pooled connection is checked on checkout, without a round trip
+        # (project/postgres/base.py): psycopg's check (CONN_HEALTH_CHECKS) is one.
+        DATABASES["default"]["ENGINE"] = "project.postgres"
         DATABASES["default"]["OPTIONS"] = {
             "pool": {
                 "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1),
@@ -63,6 +65,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
                 "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),
             }
         }
+    else:
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env.str("TEST_DATABASE_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 

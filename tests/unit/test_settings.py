@@ -44,7 +44,8 @@ def test_urls_switch_to_postgresql_and_redis():
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", REDIS_URL="redis://127.0.0.1:6379/0"
     )
     config = json.loads(result.stdout)
-    assert config["db"] == "django.db.backends.postgresql"
+    # Django's PostgreSQL backend with a pool check of its own (project/postgres).
+    assert config["db"] == "project.postgres"
     assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
 
