@@ -463,7 +463,7 @@ def render_template(*, listen: str, servers: list[str], media_root: str) -> str:
     """deploy/nginx/chat.conf.template with this machine's replicas."""
     rendered = string.Template(TEMPLATE.read_text()).safe_substitute(
         CHAT_LISTEN=listen,
-        CHAT_UPSTREAM_SERVERS="\n    ".join(f"server {server} max_fails=1;" for server in servers),
+        CHAT_UPSTREAM_SERVERS="\n    ".join(f"server {server} max_fails=0;" for server in servers),
         CHAT_RESOLVER="# (no resolver: the replicas are addresses)",
         CHAT_MEDIA_ROOT=media_root.rstrip("/"),
     )

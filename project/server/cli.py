@@ -51,6 +51,8 @@ RELIANCES = [
 # overflowed, nginx's connects timed out and it marked the survivor down too
 # (bench/README.md, "The reconnect storm"). The kernel caps it at somaxconn.
 LISTEN_BACKLOG = 1024
+# Seconds a WebSocket handshake may wait for the application to accept it.
+HANDSHAKE_TIMEOUT_SECS = 30
 
 
 def with_listen_backlog(endpoints: list[str], backlog: int = LISTEN_BACKLOG) -> list[str]:
@@ -75,6 +77,10 @@ class GracefulCommandLineInterface(CommandLineInterface):
 
     def __init__(self) -> None:
         super().__init__()
+        # daphne's 5 s drops a handshake still queued behind a reconnect storm (the
+        # client then retries, and the work done for it is lost); a slow request line
+        # is Twisted's to time out, not this.
+        self.parser.set_defaults(websocket_connect_timeout=HANDSHAKE_TIMEOUT_SECS)
         self.parser.add_argument(
             "--shutdown-timeout",
             type=float,

@@ -83,7 +83,7 @@ def test_nginx_fronts_the_replicas_with_the_deploy_template(services):
     placeholders = set(re.findall(r"\$\{(CHAT_[A-Z_]+)\}", TEMPLATE.read_text()))
     assert placeholders <= set(env), "every placeholder of the template is filled"
     # Docker's DNS, re-resolved: replicas added by --scale get traffic too.
-    assert env["CHAT_UPSTREAM_SERVERS"] == "server web:8000 resolve;"
+    assert env["CHAT_UPSTREAM_SERVERS"] == "server web:8000 resolve max_fails=0;"
     assert "127.0.0.11" in env["CHAT_RESOLVER"]
     version = re.search(r"nginx:(\d+)\.(\d+)", nginx["image"])
     assert (int(version[1]), int(version[2])) >= (1, 27), "`resolve` needs nginx 1.27.3+"
@@ -108,6 +108,22 @@ def test_the_nginx_template_upgrades_sockets_and_waits_for_long_polls():
     directives = {line.split()[0] for line in upstream.splitlines() if line.strip()[:1].isalpha()}
     assert directives == {"zone", "server"}, "plain round robin: no hash, no sticky sessions"
     assert "return 404;" in blocks["= /metrics"]
+
+
+def test_no_replica_is_taken_out_of_rotation_by_a_failed_connect(services):
+    """A survivor whose handshakes queue in a reconnect storm must keep getting them:
+    with nginx's default max_fails=1 it was marked down and every reconnect got 502."""
+    from deploy.cluster import render_template
+
+    compose_servers = services["nginx"]["environment"]["CHAT_UPSTREAM_SERVERS"]
+    cluster_servers = re.findall(
+        r"^\s*server \S+ .*;$",
+        render_template(listen="1", servers=["a:1", "b:2"], media_root="/m"),
+        re.M,
+    )
+    for line in [compose_servers, *cluster_servers]:
+        assert "max_fails=0" in line, line
+    assert len(cluster_servers) == 2
 
 
 def test_the_image_is_small_non_root_and_ships_hashed_static_files():

@@ -8,7 +8,12 @@ it marked the survivor down as well (bench/README.md, "The reconnect storm").
 import subprocess
 from pathlib import Path
 
-from project.server.cli import LISTEN_BACKLOG, with_listen_backlog
+from project.server.cli import (
+    HANDSHAKE_TIMEOUT_SECS,
+    LISTEN_BACKLOG,
+    GracefulCommandLineInterface,
+    with_listen_backlog,
+)
 
 
 def test_tcp_endpoints_get_the_backlog_and_an_explicit_one_is_kept() -> None:
@@ -28,3 +33,12 @@ def test_a_replica_listens_with_a_queue_for_a_reconnect_storm(start_replicas) ->
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     # For a listening socket, ss's Send-Q column is the size of its accept queue.
     assert [line.split()[2] for line in listening] == [str(min(LISTEN_BACKLOG, somaxconn))]
+
+
+def test_a_queued_handshake_waits_for_the_application_longer_than_daphnes_5_s() -> None:
+    """In a storm a handshake may queue for seconds; dropping it at 5 s made the client
+    retry and lost the work already done for it."""
+    parsed = GracefulCommandLineInterface().parser.parse_args(["project.asgi:application"])
+    assert parsed.websocket_connect_timeout == HANDSHAKE_TIMEOUT_SECS >= 30
+    chosen = ["--websocket_connect_timeout", "7", "project.asgi:application"]
+    assert GracefulCommandLineInterface().parser.parse_args(chosen).websocket_connect_timeout == 7
