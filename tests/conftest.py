@@ -49,6 +49,14 @@ def clean_redis():
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def forget_recent_pages():
+    """Flushed tables give rooms their old ids again: no page outlives its test."""
+    from chat.selectors import recent_pages
+
+    recent_pages.clear()
+
+
 @pytest.fixture
 def default_room(django_db_blocker):
     """The `general` room the data migration creates (transactional tests flush it)."""

@@ -52,3 +52,14 @@ def test_hello_names_each_direct_room_after_the_other_person(make_user, default_
         if room["kind"] == "direct"
     }
     assert direct == {"bob": "Bob B.", "carol": "carol"}
+
+
+def test_a_handshake_subscribes_to_exactly_the_users_rooms(make_user, default_room):
+    alice = make_user("alice")
+    make_user("bob")
+    direct, _ = services.direct_room_open(user=alice, username="bob")
+    team = services.room_create(creator=alice, name="Team", slug="team")
+    services.room_create(creator=make_user("carol"), name="Elsewhere", slug="elsewhere")
+    expected = {default_room.pk, direct.pk, team.pk}
+    assert sorted(selectors.room_ids_for_user(user_id=alice.pk)) == sorted(expected)
+    assert selectors.room_ids_for_user(user_id=10**9) == []
