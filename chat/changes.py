@@ -14,8 +14,9 @@ from contextlib import contextmanager
 
 from django.db import connection, transaction
 
-from chat.locks import room_post_lock
-from chat.models import Room
+from chat.locks import lock_statement, room_post_lock
+from chat.models import Mention, Message, Room
+from project.errors import ClientError
 
 
 @contextmanager
@@ -43,3 +44,96 @@ def take_seq(room_id: int, count: int = 1) -> int:
             [count, room_id],
         )
         return cursor.fetchone()[0]
+
+
+def one_trip_posts() -> bool:
+    """Whether ``message_insert`` may store a post here: PostgreSQL, no transaction
+    open (its statements commit on their own, so nothing may wrap them), a cursor that
+    sends several statements at once (client-side binding, Django's default) and READ
+    COMMITTED (each statement sees what committed before the lock was granted)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    from psycopg import IsolationLevel
+
+    options = connection.settings_dict["OPTIONS"]
+    read_committed = IsolationLevel.READ_COMMITTED
+    return (
+        options.get("server_side_binding") is not True
+        and options.get("isolation_level", read_committed) == read_committed
+    )
+
+
+# The columns message_insert writes from the instance; id, seq and created come
+# from the database, after the lock is granted.
+_FROM_DATABASE = ("id", "seq", "created")
+_insert_sql: dict[bool, str] = {}
+
+
+def message_insert(message: Message, *, mentioned_user_ids: list[int]) -> None:
+    """Lock the room, take its next seq, store the message (and its Mention rows), point
+    the room's last_message_id at it: one round trip instead of six.
+
+    Inside ``room_post_lock(room_id, taken_by_caller=True)``, when ``one_trip_posts()``.
+    The lock is its own statement, first; the rest is one statement, so the seq, the
+    message and the room commit together or not at all (an IntegrityError: the
+    client_id was used already; nothing stored, no seq taken). The message's id is
+    drawn after the lock is granted, so ids and seqs still commit in lock order.
+    Sets ``message.id``, ``.seq`` and ``.created``.
+    """
+    sql = _insert_sql.get(bool(mentioned_user_ids))
+    if sql is None:
+        sql = _insert_sql[bool(mentioned_user_ids)] = _message_insert_sql(
+            mentions=bool(mentioned_user_ids)
+        )
+    fields = _message_fields()
+    lock_sql, lock_params = lock_statement(message.room_id)
+    params = [*lock_params, message.room_id]
+    if mentioned_user_ids:
+        params += [message.room_id, list(mentioned_user_ids)]
+    params += [
+        field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{lock_sql}; {sql}", params)
+        cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        raise ClientError("not_found", "No such room.")
+    message.id, message.seq, message.created = row
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+def _message_fields() -> list:
+    return [
+        field
+        for field in Message._meta.concrete_fields
+        if field.attname not in _FROM_DATABASE and not field.generated
+    ]
+
+
+def _message_insert_sql(*, mentions: bool) -> str:
+    quote = connection.ops.quote_name
+    messages, rooms = Message._meta.db_table, quote(Room._meta.db_table)
+    fields = _message_fields()
+    columns = ", ".join(quote(column) for column in [*_FROM_DATABASE, *(f.column for f in fields)])
+    values = ", ".join(["%s"] * len(fields))
+    mention_rows = ""
+    if mentions:
+        mention_rows = (
+            f", mention AS (INSERT INTO {quote(Mention._meta.db_table)}"  # noqa: S608
+            " (message_id, room_id, user_id)"
+            " SELECT new.id, %s, uid FROM new, room, unnest(%s::integer[]) AS uid)"
+        )
+    # nextval is volatile and new is read twice: it runs once. The room row is
+    # updated, and the message inserted, in the same statement (last_message_id's
+    # foreign key is checked at commit).
+    return (
+        f"WITH new AS (SELECT nextval(pg_get_serial_sequence('{messages}', 'id')) AS id),"  # noqa: S608
+        f" room AS (UPDATE {rooms} SET seq = seq + 1, last_message_id = (SELECT id FROM new)"
+        " WHERE id = %s RETURNING seq)"
+        f"{mention_rows}"
+        f" INSERT INTO {quote(messages)} ({columns})"
+        f" SELECT new.id, room.seq, clock_timestamp(), {values} FROM new, room"
+        " RETURNING id, seq, created"
+    )

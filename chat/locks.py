@@ -20,9 +20,22 @@ _local_locks: dict[int, threading.Lock] = {}
 _local_guard = threading.Lock()
 
 
+def lock_statement(room_id: int) -> tuple[str, list[int]]:
+    """The statement that takes the room's ordering lock (PostgreSQL), and its parameters.
+
+    A caller that sends it first in one round trip with its store
+    (chat.changes.message_insert) holds ``room_post_lock(taken_by_caller=True)``.
+    """
+    return "SELECT pg_advisory_lock(%s, %s)", [ROOM_POST_LOCK_CLASS, room_id]
+
+
 @contextmanager
-def room_post_lock(room_id: int) -> Iterator[None]:
-    """Hold while a message to the room is stored and published."""
+def room_post_lock(room_id: int, *, taken_by_caller: bool = False) -> Iterator[None]:
+    """Hold while a message to the room is stored and published.
+
+    ``taken_by_caller`` (PostgreSQL only): the caller's first statement takes the
+    lock (``lock_statement``), saving a round trip; it is released here all the same.
+    """
     if connection.vendor != "postgresql":
         # Embedded mode is one process: a thread lock per room is enough.
         with _local_guard:
@@ -30,8 +43,9 @@ def room_post_lock(room_id: int) -> Iterator[None]:
         with lock:
             yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [ROOM_POST_LOCK_CLASS, room_id])
+    if not taken_by_caller:
+        with connection.cursor() as cursor:
+            cursor.execute(*lock_statement(room_id))
     try:
         yield
     finally:

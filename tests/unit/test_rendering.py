@@ -3,7 +3,10 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chat import rendering
 from chat.mentions import mentions_markup
 from chat.rendering import render_markdown
 
@@ -103,3 +106,80 @@ def test_mention_markup_keeps_trailing_punctuation_and_adds_nothing_a_user_typed
     assert marked.count('data-user="ann"') == 2
     assert '<span class="mention" data-user="ann">@ann</span>.' in marked
     assert "<img" not in marked and "&lt;img" in marked, "the tag stays text"
+
+
+# Plain text skips markdown-it and nh3 (chat.rendering._PLAIN): the HTML must be the
+# full renderer's, character for character, and anything near-plain must not skip.
+PLAIN_OR_NEARLY = [
+    "hello",
+    "post number 12",
+    "Ok. see you at 5!",
+    "don't, won't, can't",
+    "well-known and up-to-date",
+    "Wait... what?!",
+    "e.g. this one",
+    "Ünïcödé, 日本語 and ٣ items",
+    "Ⅷ, ǅ, ﬁ and 𝐀",
+    "a" * 4000,
+    "1. a list",
+    "2) another",
+    "10 minutes",
+    "- a bullet",
+    "+ another",
+    "a - b -- c",
+    "snake_case_name",
+    "a  b   c",
+    "trailing space ",
+    " leading space",
+    "two\nlines",
+    "tab\there",
+    "www.example.com",
+    "settings.py",
+    "mail ana@example.com",
+    "see http://x.example",
+    "a & b",
+    "a < b > c",
+    'say "hi"',
+    "back\\slash",
+    "e\u0301 combining",
+    "zero\u200bwidth",
+    "no\u00a0break",
+    "===",
+    "word.",
+    "why?",
+    "'quoted'",
+    "ends with a comma,",
+    "ends with a dash-",
+]
+
+
+@pytest.mark.parametrize("body", PLAIN_OR_NEARLY)
+def test_plain_text_renders_as_the_full_renderer_renders_it(body):
+    assert render_markdown(body) == rendering.render_markdown_full(body)
+
+
+SIGNS = list("aZé9 ,.?!'-_*`~#>|[]()<&\\:@\n\t\"=+日٣")
+
+
+@given(st.text(alphabet=st.sampled_from(SIGNS), max_size=30))
+@settings(max_examples=2000, deadline=None, database=None)
+def test_any_mix_of_plain_and_markdown_signs_renders_as_the_full_renderer_renders_it(body):
+    assert render_markdown(body) == rendering.render_markdown_full(body)
+
+
+PLAIN_WORDS = r"[^\W\d_][^\W_]{0,5}(?:[ ,.?!'-]{1,3}[^\W_]{1,5}){0,5}[.?!]?"
+
+
+@given(st.from_regex(PLAIN_WORDS, fullmatch=True))
+@settings(max_examples=200, deadline=None, database=None)
+def test_plain_words_in_any_script_render_as_the_full_renderer_renders_them(body):
+    assert render_markdown(body) == rendering.render_markdown_full(body)
+
+
+def test_plain_text_skips_markdown_it_and_nh3(monkeypatch):
+    def refuse(body):
+        raise AssertionError(f"full renderer called for {body!r}")
+
+    monkeypatch.setattr(rendering, "render_markdown_full", refuse)
+    assert render_markdown("post number 12, ok?") == "<p>post number 12, ok?</p>"
+    assert render_markdown("Ünïcödé and 日本語") == "<p>Ünïcödé and 日本語</p>"
