@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 # Every event received is reported to it (watchdog.heard): a probe behind a
 # backlog that keeps moving is late, not lost.
 RECEIVE_RETRY_SECS = 0.5
+# Group joins and leaves in flight at once. Each takes a pooled Redis connection
+# (RedisChannelLayer), and the pool refuses past its size: when 2,000 sockets
+# closed at once, 2,566 leaves failed with "Too many connections", their groups
+# stayed joined, and the watchdog's probe failed with them (bench run of 61f3c0a).
+GROUP_CHANGES_AT_ONCE = 32
 
 
 class Relay:
@@ -53,6 +58,7 @@ class Relay:
         # The one creation of the channel, shared by every caller that arrives while
         # it runs: two first joins at once must not each bind a channel of their own.
         self.channel_task: asyncio.Task | None = None
+        self.changes_at_once = asyncio.Semaphore(GROUP_CHANGES_AT_ONCE)
 
     # Membership
     # --------------------------------------------------------------------------
@@ -95,10 +101,13 @@ class Relay:
             with contextlib.suppress(Exception):
                 await previous
         channel = await self._channel()
-        if join:
-            await self.layer.group_add(group, channel)
-        else:
-            await self.layer.group_discard(group, channel)
+        # Taken after the group's previous change is done: a change holding a slot
+        # never waits for one that is still waiting for a slot.
+        async with self.changes_at_once:
+            if join:
+                await self.layer.group_add(group, channel)
+            else:
+                await self.layer.group_discard(group, channel)
 
     def _changed(self, group: str, members: set, join: bool, task: asyncio.Task) -> None:
         if self.pending.get(group) is task:

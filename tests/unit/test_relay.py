@@ -159,3 +159,40 @@ async def test_groups_first_joined_at_the_same_moment_share_the_one_channel_that
     await layer.group_send("user-1", {"type": "chat.frame", "group": "user-1"})
     await until(lambda: len(poll.events) == 2)
     assert {event["group"] for event in poll.events} == {"room-1", "user-1"}
+
+
+class CountingLayer(RecordingLayer):
+    """Counts group changes in flight at once; Redis' connection pool has a size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _counted(self, change, group: str, channel: str) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.001)
+            await change(group, channel)
+        finally:
+            self.in_flight -= 1
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self._counted(super().group_add, group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        await self._counted(super().group_discard, group, channel)
+
+
+async def test_thousands_of_sockets_closing_at_once_leave_their_groups_a_few_at_a_time():
+    from realtime.relay import GROUP_CHANGES_AT_ONCE
+
+    layer = CountingLayer()
+    relay = Relay(layer)
+    sockets = [Socket() for _ in range(500)]
+    await asyncio.gather(*(relay.listen(f"user.{n}", s) for n, s in enumerate(sockets)))
+    await asyncio.gather(*(relay.unlisten(f"user.{n}", s) for n, s in enumerate(sockets)))
+    assert layer.most_in_flight <= GROUP_CHANGES_AT_ONCE
+    assert sum(op == "discard" for op, _ in layer.ops) == 500
+    assert not any(layer.groups.get(f"user.{n}") for n in range(500)), "every group left"
