@@ -24,6 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
+from room_of_two import seed_room_of_two  # bench/: the script's own directory
+
 
 def _backends_cpu_ns(pids: list[int]) -> int | None:
     """The backends' CPU time so far (ns), or None when they are not on this machine."""
@@ -51,16 +53,9 @@ def main() -> None:
     from django.db import connection
 
     from chat import selectors, services
-    from chat.models import Membership, Room
 
     User = get_user_model()
-    alice, _ = User.objects.get_or_create(username="bench-cpu-a")
-    bob, _ = User.objects.get_or_create(username="bench-cpu-b")
-    room, _ = Room.objects.get_or_create(
-        slug="bench-cpu", defaults={"name": "bench-cpu", "kind": "public", "creator": alice}
-    )
-    for user, role in ((alice, "owner"), (bob, "member")):
-        Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    alice, bob, room = seed_room_of_two("bench-cpu")
     alice = User.objects.select_related("profile").get(pk=alice.pk)  # a socket's user
     stamp = time.time_ns()
     connection.close()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+from room_of_two import seed_room_of_two  # bench/: the script's own directory
+
 
 def main() -> None:
     import django
@@ -25,16 +27,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from chat import selectors, services
-    from chat.models import Membership, Room
 
     User = get_user_model()
-    alice, _ = User.objects.get_or_create(username="bench-stmt-a")
-    bob, _ = User.objects.get_or_create(username="bench-stmt-b")
-    room, _ = Room.objects.get_or_create(
-        slug="bench-stmt", defaults={"name": "bench-stmt", "kind": "public", "creator": alice}
-    )
-    for user, role in ((alice, "owner"), (bob, "member")):
-        Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    alice, bob, room = seed_room_of_two("bench-stmt")
 
     def post(n: int) -> None:
         found = selectors.room_for_user(user=alice, slug=room.slug)
