@@ -10,7 +10,7 @@ UV_VERSION ?= 0.13.8
 LOCK_ARGS ?=
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --quiet
 
-.PHONY: install lock run test test-fast lint format cluster bench bench-search system-deps
+.PHONY: install lock run test test-soak test-fast lint format cluster bench bench-search system-deps
 
 # Exactly the versions (and files, by hash) of requirements-dev.lock, then the
 # project itself without resolving anything again.
@@ -48,8 +48,14 @@ system-deps:
 	fi
 
 test: install system-deps
-	@echo "==> running the whole suite (unit, consumer, API, replicas, browser)"
-	$(PY) -m pytest --durations=25
+	@echo "==> running the whole suite (unit, consumer, API, replicas, browser) but the soak runs"
+	$(PY) -m pytest -m "not soak" --durations=25
+
+# The soak runs (~5 min): 10,000 connect/disconnect cycles and the benchmark's side
+# profiles (shards, reactions, long polling, the reconnect storm). CI runs it after make test.
+test-soak: install system-deps
+	@echo "==> running the soak runs (10,000 socket cycles, the benchmark's side profiles)"
+	$(PY) -m pytest -m soak --durations=10
 
 # For iterating (under 3 min): the domain and protocol specs (unit, consumer); make test runs all.
 test-fast: install

@@ -79,6 +79,7 @@ def run_merged_profile(profile: str, out: Path) -> tuple[dict, subprocess.Comple
     return committed, run, json.loads((out / "latest.json").read_text())
 
 
+@pytest.mark.soak
 def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_path):
     """Two Redis shards against one in the same run, merged into an existing latest.json."""
     committed, run, results = run_merged_profile("shards-smoke", tmp_path)
@@ -116,6 +117,7 @@ def test_shards_profile_spreads_rooms_over_two_redis_and_keeps_the_full_run(tmp_
     assert "Redis shards" in run.stdout
 
 
+@pytest.mark.soak
 def test_reactions_profile_delivers_every_reaction_to_every_member_and_keeps_the_full_run(
     tmp_path,
 ):
@@ -142,6 +144,7 @@ def test_reactions_profile_delivers_every_reaction_to_every_member_and_keeps_the
     assert "reactions20" in run.stdout
 
 
+@pytest.mark.soak
 def test_longpoll_profile_delivers_every_message_over_events_polls_and_keeps_the_full_run(
     tmp_path,
 ):
@@ -189,6 +192,7 @@ def test_longpoll_profile_delivers_every_message_over_events_polls_and_keeps_the
     assert "long polling" in run.stdout
 
 
+@pytest.mark.soak
 def test_storm_profile_brings_every_dropped_client_back_with_every_message_once(tmp_path):
     """Two replicas behind nginx, one SIGKILLed under 50 sockets: every client that
     dropped reconnects to the survivor and catches up, no message lost or repeated, and

@@ -121,6 +121,7 @@ def users_with_rooms(django_user_model, token_for) -> list[str]:
     return tokens
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(900)
 async def test_ten_thousand_connect_disconnect_cycles_leave_no_keys_and_no_memory_behind(
     start_replicas, django_user_model, token_for
