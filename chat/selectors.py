@@ -18,6 +18,7 @@ from chat.payloads import encode, member_payload, message_payload, room_payload,
 from chat.recent_pages import RecentPages
 from project import validators
 from project.errors import ClientError
+from project.rows import ModelColumns, model_columns
 
 # Shared by every reader of this process; the pages are never changed once built.
 recent_pages = RecentPages()
@@ -80,61 +81,41 @@ def room_for_user(*, user: AbstractBaseUser, slug: object) -> Room:
     return room
 
 
-@dataclass(frozen=True)
-class _RoomRead:
-    sql: str
-    attnames: list[str]
-    converters: list[tuple[int, list, object]]  # (column, converters, expression)
-
-
-_room_reads: dict[str, _RoomRead] = {}
+_room_reads: dict[str, tuple[str, ModelColumns]] = {}
 
 
 def _room_with_role(*, slug: str, user_id: int) -> Room | None:
-    """The room by slug with ``viewer_role``, in hand-written SQL.
+    """The room by slug with ``viewer_role``, in hand-written SQL (project/rows.py).
 
     Every socket command that names a room reads it (a post, first of all): the
     ORM's filter and Subquery took about 1 ms of CPU to compile each time, this
-    about 0.1 ms. The columns and their converters (SQLite's dates and booleans)
-    come from the model, as the ORM's would.
+    about 0.1 ms.
     """
     read = _room_reads.get(connection.vendor)
     if read is None:
         read = _room_reads[connection.vendor] = _room_read()
+    sql, columns = read
     with connection.cursor() as cursor:
-        cursor.execute(read.sql, [user_id, slug])
+        cursor.execute(sql, [user_id, slug])
         row = cursor.fetchone()
     if row is None:
         return None
-    row = list(row)
-    for position, converters, expression in read.converters:
-        for converter in converters:
-            row[position] = converter(row[position], expression, connection)
-    room = Room.from_db(connection.alias, read.attnames, row[:-1])
+    room = columns.build(row[:-1])
     room.viewer_role = row[-1]
     return room
 
 
-def _room_read() -> _RoomRead:
+def _room_read() -> tuple[str, ModelColumns]:
     quote = connection.ops.quote_name
-    fields = Room._meta.concrete_fields
-    columns = ", ".join(f"r.{quote(field.column)}" for field in fields)
+    columns = model_columns(Room, "r")
     rooms, members = quote(Room._meta.db_table), quote(Membership._meta.db_table)
     # Names from the models, values as parameters.
     sql = (
-        f"SELECT {columns}, (SELECT m.role FROM {members} m"  # noqa: S608
+        f"SELECT {columns.sql}, (SELECT m.role FROM {members} m"  # noqa: S608
         " WHERE m.room_id = r.id AND m.user_id = %s LIMIT 1)"
         f" FROM {rooms} r WHERE r.slug = %s"
     )
-    converters = []
-    for position, field in enumerate(fields):
-        expression = field.get_col(Room._meta.db_table)
-        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(
-            connection
-        )
-        if found:
-            converters.append((position, found, expression))
-    return _RoomRead(sql=sql, attnames=[field.attname for field in fields], converters=converters)
+    return sql, columns
 
 
 def membership_of(*, user: AbstractBaseUser, room: Room) -> Membership | None:
