@@ -16,7 +16,7 @@ import sys
 from daphne.cli import CommandLineInterface
 
 from project.compat import Reliance, require_attributes, require_source, verify
-from project.server import forms, graceful, handshake, slow_client, writes
+from project.server import forms, framing, graceful, handshake, slow_client, writes
 from project.server.graceful import DEFAULT_SHUTDOWN_TIMEOUT_SECS, GracefulServer
 
 
@@ -40,6 +40,7 @@ RELIANCES = [
     DAPHNE_CLI,
     *graceful.RELIANCES,
     *writes.RELIANCES,
+    *framing.RELIANCES,
     *handshake.RELIANCES,
     *slow_client.RELIANCES,
     *forms.RELIANCES,

@@ -65,6 +65,7 @@ from project.compat import (
     require_source,
 )
 from project.input_queue import InputQueue
+from project.server.framing import FRAME_ONCE, SENT, FrameOnce
 from project.server.handshake import release_handshake
 from project.server.slow_client import SlowClientGuard
 
@@ -190,6 +191,7 @@ class GracefulServer(daphne.server.Server):
         self.draining = False
         self.drain_deadline = 0.0
         self.drain_started = 0.0
+        self.frames = FrameOnce()
 
     def listen_success(self, port) -> None:
         # A frame over --websocket_max_message_size (1 MiB) or a protocol error ends
@@ -225,11 +227,24 @@ class GracefulServer(daphne.server.Server):
         # A frame for a socket whose close handshake has begun is dropped; daphne
         # would pass it to autobahn, which raises, and the consumer would crash
         # before its disconnect() runs.
-        if message["type"] == "websocket.send" and protocol.state in (
-            WebSocketProtocol.STATE_CLOSING,
-            WebSocketProtocol.STATE_CLOSED,
-        ):
-            return _dropped()
+        if message["type"] == "websocket.send":
+            state = protocol.state
+            if state in (WebSocketProtocol.STATE_CLOSING, WebSocketProtocol.STATE_CLOSED):
+                return _dropped()
+            # The hot path of fan-out: a room's frame is framed once for all its
+            # local sockets (project/server/framing.py).
+            text = message.get("text")
+            if (
+                state == WebSocketProtocol.STATE_OPEN
+                and text
+                and not message.get("bytes")
+                and FRAME_ONCE.enabled
+            ):
+                details = self.connections.get(protocol)
+                if details is None or details.get("disconnected"):
+                    return SENT
+                if self.frames.send(self.ws_factory, protocol, text):
+                    return SENT
         reply = super().handle_reply(protocol, message)
         if message["type"] == "websocket.accept":
             return self._guard_when_open(reply, protocol)
