@@ -38,6 +38,7 @@ from typing import Protocol
 from channels.consumer import get_handler_name
 
 from chat import metrics
+from project.done import DONE
 from realtime import watchdog
 
 # Relay events held while a command runs. A command waits on PostgreSQL for
@@ -138,27 +139,32 @@ class SocketDelivery:
     # Ordering: one event at a time, never in the middle of a command
     # --------------------------------------------------------------------------
 
-    async def relay_event(self, event: dict) -> None:
-        """Deliver one event of the socket's groups now, or after the running command."""
+    def relay_event(self, event: dict) -> Awaitable[None]:
+        """Deliver one event of the socket's groups now, or after the running command.
+
+        Not a coroutine: a ready frame is sent (handed to the transport) before this
+        returns, and what it returns is the send's own awaitable, so the relay's loop
+        over a room's sockets creates no coroutine per socket on the hot path.
+        """
         if self.overflowed:
-            return
+            return DONE
         if self.busy:
             if self.backlog is None:
                 self.backlog = deque()
             elif len(self.backlog) >= BACKLOG_MAX:
-                await self._overflow()
-                return
+                return self._overflow()
             self.backlog.append(event)
-        elif event["type"] == "chat.frame":
-            await self.forward(event)  # never waits but on the socket's send
-        else:
-            # May wait on Redis (subscribing): not in the relay's task, which serves
-            # every socket of the process.
-            task = asyncio.get_running_loop().create_task(self.serially(self._handle(event)))
-            if self.event_tasks is None:
-                self.event_tasks = set()
-            self.event_tasks.add(task)
-            task.add_done_callback(self.event_tasks.discard)
+            return DONE
+        if event["type"] == "chat.frame":
+            return self.forward(event)  # never waits but on the socket's send
+        # May wait on Redis (subscribing): not in the relay's task, which serves
+        # every socket of the process.
+        task = asyncio.get_running_loop().create_task(self.serially(self._handle(event)))
+        if self.event_tasks is None:
+            self.event_tasks = set()
+        self.event_tasks.add(task)
+        task.add_done_callback(self.event_tasks.discard)
+        return DONE
 
     async def serially(self, work: Awaitable[None]) -> None:
         """Run ``work`` (a command) with relay events held, then deliver what arrived meanwhile."""
@@ -182,14 +188,14 @@ class SocketDelivery:
     async def _handle(self, event: dict) -> None:
         try:
             if event["type"] == "chat.frame":
-                await self.forward(event)
+                await self.forward(event)  # the send's awaitable
             else:
                 await getattr(self.socket, get_handler_name(event))(event)
         except Exception:
             log.exception("socket event handler failed; closing the socket")
             await self.socket.close(code=CLOSE_TRY_AGAIN)
 
-    async def _overflow(self) -> None:
+    def _overflow(self) -> Awaitable[None]:
         """Too many events held: drop them all and close; the client reconnects and catches up.
 
         Delivering some and not others would leave a gap its client never learns of.
@@ -197,35 +203,37 @@ class SocketDelivery:
         self.overflowed = True
         self.backlog.clear()
         log.warning("socket backlog full; closing it so the client catches up")
-        await self.socket.close(code=CLOSE_TRY_AGAIN)
+        return self.socket.close(code=CLOSE_TRY_AGAIN)
 
     # Forwarding ready frames (the hot path)
     # --------------------------------------------------------------------------
 
-    async def forward(self, event: dict) -> None:
+    def forward(self, event: dict) -> Awaitable[None]:
         """Send a frame serialised once by chat.events, unless this socket has it already
-        or must not get it."""
+        or must not get it; returns the send's awaitable (the frame is already handed
+        to the transport on daphne, project/server/framing.py)."""
         if watchdog.holding(self.socket):
-            return  # the layer lost messages: this socket is recycled and catches up
+            return DONE  # the layer lost messages: this socket is recycled and catches up
         room_id = event.get("room_id")
         if room_id is not None:
             if room_id not in self.room_ids:
-                return
+                return DONE
             message_id = event.get("message_id")
             if message_id:
                 if message_id in self.acked:
                     del self.acked[message_id]
-                    return
+                    return DONE
                 if message_id <= self.sent_up_to.get(room_id, 0):
-                    return
+                    return DONE
         if event.get("exclude") == self.conn_id:
-            return
+            return DONE
         # The relay hands one event dict to every local socket: its ASGI message is
         # built once too, and sent without the two wrappers of the consumer's send().
         message = event.get("websocket_send")
         if message is None:
             message = event["websocket_send"] = {"type": "websocket.send", "text": event["frame"]}
-        await self.socket.base_send(message)
+        sending = self.socket.base_send(message)
         sent_at = event.get("sent_at")
         if sent_at:
             metrics.delivered(sent_at)
+        return sending

@@ -98,16 +98,4 @@ class FrameOnce:
         return True
 
 
-class Sent:
-    """What ``handle_reply`` returns for a frame already handed to the transport: awaiting it
-    returns at once (a coroutine for each would cost more than the send)."""
-
-    __slots__ = ()
-
-    def __await__(self):
-        return iter(())
-
-
-SENT = Sent()
-
 RELIANCES = [FRAME_ONCE]

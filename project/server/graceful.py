@@ -64,8 +64,9 @@ from project.compat import (
     require_parameters,
     require_source,
 )
+from project.done import DONE
 from project.input_queue import InputQueue
-from project.server.framing import FRAME_ONCE, SENT, FrameOnce
+from project.server.framing import FRAME_ONCE, FrameOnce
 from project.server.handshake import release_handshake
 from project.server.slow_client import SlowClientGuard
 
@@ -168,10 +169,6 @@ AUTOBAHN_CLOSE = Reliance(
 RELIANCES = [DAPHNE_SERVER, DAPHNE_CREATE_APPLICATION, RESPONSE_STARTED, AUTOBAHN_CLOSE]
 
 
-async def _dropped() -> None:
-    """What a send to a socket that is already closing turns into."""
-
-
 class GracefulServer(daphne.server.Server):
     """daphne's Server with SIGTERM/SIGINT handled by draining (see the module docstring)."""
 
@@ -230,7 +227,7 @@ class GracefulServer(daphne.server.Server):
         if message["type"] == "websocket.send":
             state = protocol.state
             if state in (WebSocketProtocol.STATE_CLOSING, WebSocketProtocol.STATE_CLOSED):
-                return _dropped()
+                return DONE  # dropped
             # The hot path of fan-out: a room's frame is framed once for all its
             # local sockets (project/server/framing.py).
             text = message.get("text")
@@ -242,9 +239,9 @@ class GracefulServer(daphne.server.Server):
             ):
                 details = self.connections.get(protocol)
                 if details is None or details.get("disconnected"):
-                    return SENT
+                    return DONE
                 if self.frames.send(self.ws_factory, protocol, text):
-                    return SENT
+                    return DONE
         reply = super().handle_reply(protocol, message)
         if message["type"] == "websocket.accept":
             return self._guard_when_open(reply, protocol)

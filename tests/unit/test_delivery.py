@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from project.done import DONE
 from realtime import watchdog
 from realtime.delivery import BACKLOG_MAX, CLOSE_TRY_AGAIN, SocketDelivery
 
@@ -229,3 +230,38 @@ def test_a_delivery_has_no_per_instance_dict():
     delivery = SocketDelivery(Socket(), conn_id=CONN_ID)
     assert not hasattr(delivery, "__dict__")
     assert delivery.backlog is None and delivery.event_tasks is None  # built when needed
+
+
+# The hot path: no coroutine per socket
+# ------------------------------------------------------------------------------
+
+
+class SendsAtOnce(Socket):
+    """A consumer on daphne with project/server/framing.py: the send happens in the call."""
+
+    def base_send(self, message: dict):
+        self.sent.append(message["text"])
+        return DONE
+
+
+async def test_a_ready_frame_is_sent_before_relay_event_returns_and_makes_no_coroutine():
+    socket = SendsAtOnce()
+    delivery = SocketDelivery(socket, conn_id=CONN_ID)
+    delivery.add_room(ROOM)
+    sending = delivery.relay_event(frame("now"))
+    assert socket.sent == ["now"]
+    assert not asyncio.iscoroutine(sending)
+    await sending
+
+
+async def test_filtered_and_held_events_make_no_coroutine_either(delivery, socket):
+    for event in (frame("another room's", room_id=2), frame("its own", exclude=CONN_ID)):
+        result = delivery.relay_event(event)
+        assert result is DONE
+        await result
+    command = Command(socket)
+    running = await start(delivery, command)
+    assert delivery.relay_event(frame("held")) is DONE
+    command.released.set()
+    await running
+    assert socket.sent == ["reply", "held"]
