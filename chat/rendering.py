@@ -24,13 +24,16 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 
 
-# Most chat lines are plain words: a letter first, then words, spaces and
-# ,.?!'- between them, ending in a word or .?! (no newline, no trailing space).
-# None of Markdown's or linkify's signs (* _ ` ~ # > | [ ] ( ) < & \ : @, a
-# list's leading digit or dash) is among them, so the text renders as one paragraph of itself:
-# skipping markdown-it and nh3 for it saves ~0.1 ms a post. Same HTML either way
-# (tests/unit/test_rendering.py compares them).
-_PLAIN = re.compile(r"[^\W\d_][^\W_]*(?:[ ,.?!'-]+[^\W_]+)*[.?!]*")
+# Most chat lines are plain words: a letter or a number first, then words and
+# numbers, with spaces and ,.?!'-: between them, ending in a word or .?! (no
+# newline, no trailing space). None of Markdown's or linkify's signs (* _ ` ~ #
+# > | [ ] ( ) < & \ @ /) is among them; a leading number is not followed by . or
+# ) (an ordered list's marker), and a colon links nothing without // or @ (the
+# only schemes linkify keeps are http://, https:// and mailto: with an address).
+# So the text renders as one paragraph of itself: skipping markdown-it and nh3
+# for it saves ~0.1 ms a post. Same HTML either way (tests/unit/test_rendering.py
+# compares them).
+_PLAIN = re.compile(r"(?:[^\W\d_]|\d+(?![\d.)]))[^\W_]*(?:[ ,.?!'\-:]+[^\W_]+)*[.?!]*")
 
 
 def render_markdown(body: str) -> str:

@@ -150,6 +150,25 @@ PLAIN_OR_NEARLY = [
     "'quoted'",
     "ends with a comma,",
     "ends with a dash-",
+    "10:30 works for me",
+    "3:17:1764790000.123456:xxxx",
+    "Note: the build is green",
+    "Note:",
+    "ratio 3:2, or 1:1",
+    "12.5 percent",
+    "9.",
+    "1.5",
+    "3) three",
+    "2nd floor",
+    "a:b:c",
+    "http:x",
+    "https:example",
+    "mailto:ana",
+    "mailto:ana@example.com",
+    "see http://x.example:80",
+    "tel:123",
+    "12: a list?",
+    "٣. items",
 ]
 
 
@@ -176,6 +195,15 @@ def test_plain_words_in_any_script_render_as_the_full_renderer_renders_them(body
     assert render_markdown(body) == rendering.render_markdown_full(body)
 
 
+NUMBERS_AND_COLONS = r"(?:[^\W\d_]|\d{1,4})[^\W_]{0,5}(?:[ ,.?!'\-:)]{1,3}[^\W_]{1,5}){0,5}[.?!:]?"
+
+
+@given(st.from_regex(NUMBERS_AND_COLONS, fullmatch=True))
+@settings(max_examples=500, deadline=None, database=None)
+def test_numbers_and_colons_render_as_the_full_renderer_renders_them(body):
+    assert render_markdown(body) == rendering.render_markdown_full(body)
+
+
 def test_plain_text_skips_markdown_it_and_nh3(monkeypatch):
     def refuse(body):
         raise AssertionError(f"full renderer called for {body!r}")
@@ -183,3 +211,5 @@ def test_plain_text_skips_markdown_it_and_nh3(monkeypatch):
     monkeypatch.setattr(rendering, "render_markdown_full", refuse)
     assert render_markdown("post number 12, ok?") == "<p>post number 12, ok?</p>"
     assert render_markdown("Ünïcödé and 日本語") == "<p>Ünïcödé and 日本語</p>"
+    assert render_markdown("10:30 works, see you.") == "<p>10:30 works, see you.</p>"
+    assert render_markdown("Note: 3 of 4 passed") == "<p>Note: 3 of 4 passed</p>"
