@@ -13,20 +13,25 @@ replica's samples, besides the ``send()`` system call itself
 Here ``GracefulServer.handle_reply`` sends the text of an open socket with
 ``FrameOnce.send``: it encodes and frames a text once
 (``WebSocketServerFactory.prepareMessage``) and hands the frame to each socket
-with ``sendPreparedMessage``, the API autobahn has for broadcasting. The last
+the way ``sendPreparedMessage`` (the API autobahn has for broadcasting) does:
+its transport gets the frame's bytes, unless autobahn has a send queue waiting
+or the socket negotiated compression (then ``sendPreparedMessage`` itself,
+which compresses), without ``sendData``'s debug line (a no-op call with its
+arguments built) and traffic counters (nothing reads them). The last
 text framed is kept by reference, so ``is`` tells the next socket's text is the
 same one (a kept object's identity cannot be reused). What daphne's path
 would refuse or treat otherwise still goes through it: a socket not open, a
 text over ``maxMessagePayloadSize`` (autobahn raises), one that
-``autoFragmentSize`` would split, ``bytes``. A socket that negotiated
-compression gets the text compressed by ``sendPreparedMessage`` itself.
+``autoFragmentSize`` would split, ``bytes``.
 
 daphne (written for 4.2): ``Server.handle_reply`` skips a protocol that is not
 in ``connections`` or is ``disconnected``; ``WebSocketProtocol.handle_reply``
 sends a non-empty ``text`` with ``serverSend``, which sends
 ``text.encode("utf8")`` with ``sendMessage``. autobahn (26.11):
-``prepareMessage``, ``sendPreparedMessage``, and the two limits
-``sendMessage`` applies. Checked at start-up (their sources). Broken:
+``prepareMessage``, ``sendPreparedMessage`` writing ``payloadHybi`` with
+``sendData`` when ``_perMessageCompress`` is None, ``sendData`` writing to the
+transport when its ``send_queue`` is empty, and the two limits ``sendMessage``
+applies. Checked at start-up (their sources). Broken:
 daphne's path for every socket (slower, the same frames).
 """
 
@@ -53,7 +58,16 @@ def _probe_framing() -> None:
         'self.sendMessage(content.encode("utf8"), binary)',
     )
     require_attributes(WebSocketServerFactory, "prepareMessage")
-    require_attributes(WebSocketProtocol, "sendPreparedMessage")
+    require_source(
+        WebSocketProtocol.sendPreparedMessage,
+        "self._perMessageCompress is None",
+        "self.sendData(preparedMsg.payloadHybi)",
+    )
+    require_source(
+        WebSocketProtocol.sendData,
+        "if sync or len(self.send_queue) > 0:",
+        "self.transport.write(data)",
+    )
     require_source(
         WebSocketProtocol.sendMessage,
         "0 < self.maxMessagePayloadSize < payload_len",
@@ -77,11 +91,12 @@ FRAME_ONCE = Reliance(
 class FrameOnce:
     """The last text framed, kept while the relay hands it to each local socket."""
 
-    __slots__ = ("text", "prepared", "size")
+    __slots__ = ("text", "prepared", "frame", "size")
 
     def __init__(self) -> None:
         self.text: str | None = None
         self.prepared = None
+        self.frame = b""
         self.size = 0
 
     def send(self, factory, protocol, text: str) -> bool:
@@ -89,12 +104,18 @@ class FrameOnce:
         if text is not self.text:
             payload = text.encode("utf8")
             self.prepared = factory.prepareMessage(payload)
+            self.frame = self.prepared.payloadHybi
             self.size = len(payload)
             self.text = text
         size = self.size
         if 0 < protocol.maxMessagePayloadSize < size or 0 < protocol.autoFragmentSize < size:
             return False
-        protocol.sendPreparedMessage(self.prepared)
+        if protocol._perMessageCompress is None and not protocol.send_queue:
+            # What sendPreparedMessage and sendData do for it, without their no-op debug
+            # line and traffic counters (nothing reads them).
+            protocol.transport.write(self.frame)
+        else:
+            protocol.sendPreparedMessage(self.prepared)
         return True
 
 

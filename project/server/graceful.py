@@ -189,6 +189,7 @@ class GracefulServer(daphne.server.Server):
         self.drain_deadline = 0.0
         self.drain_started = 0.0
         self.frames = FrameOnce()
+        self.frame_once = FRAME_ONCE.enabled  # checked once (project/server/cli.py)
 
     def listen_success(self, port) -> None:
         # A frame over --websocket_max_message_size (1 MiB) or a protocol error ends
@@ -235,7 +236,7 @@ class GracefulServer(daphne.server.Server):
                 state == WebSocketProtocol.STATE_OPEN
                 and text
                 and not message.get("bytes")
-                and FRAME_ONCE.enabled
+                and self.frame_once
             ):
                 details = self.connections.get(protocol)
                 if details is None or details.get("disconnected"):

@@ -169,3 +169,34 @@ async def test_with_the_contract_broken_daphnes_path_sends_the_same_frames(monke
     await server.handle_reply(protocol, {"type": "websocket.send", "text": TEXTS[0]})
     assert prepared == []
     assert transport.value() == _daphnes_frame(TEXTS[0])
+
+
+async def test_a_frame_waits_behind_what_autobahn_has_queued_for_the_socket():
+    server = _server()
+    protocol, transport = _open_socket(server)
+    protocol.send_queue.append((b"queued first", True))  # a synced send in progress
+    protocol._trigger = lambda: None  # the reactor would flush the queue later
+    await server.handle_reply(protocol, {"type": "websocket.send", "text": "after it"})
+    assert transport.value() == b""
+    queued = [data for data, _ in protocol.send_queue]
+    assert queued == [b"queued first", _daphnes_frame("after it")]
+
+
+async def test_a_socket_that_negotiated_compression_gets_its_frame_compressed():
+    from autobahn.websocket.compress import PerMessageDeflate
+
+    server = _server()
+    protocol, transport = _open_socket(server)
+    protocol._perMessageCompress = PerMessageDeflate(
+        is_server=True,
+        server_no_context_takeover=False,
+        client_no_context_takeover=False,
+        server_max_window_bits=15,
+        client_max_window_bits=15,
+        mem_level=8,
+    )
+    text = "compress me " * 20
+    await server.handle_reply(protocol, {"type": "websocket.send", "text": text})
+    frame = transport.value()
+    assert frame[0] == 0xC1  # FIN, RSV1 (compressed), text
+    assert len(frame) < len(text)
