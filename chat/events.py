@@ -15,7 +15,6 @@ forward; ``chat.close`` close the socket (only a session's, with
 ``session_key``; only a token's, with ``token_id``).
 """
 
-import asyncio
 import logging
 import time
 
@@ -29,7 +28,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from accounts.identity import user_payload
-from chat import metrics, notifications, presence, user_events, workers
+from chat import metrics, notifications, presence, publish, user_events, workers
 from chat.groups import room_group, user_group
 from chat.models import Membership, Message, Room
 from chat.payloads import encode, iso, member_payload, message_payload, room_payload
@@ -44,22 +43,15 @@ CLOSE_SESSION_ENDED = 4001
 def _send(group: str, event: dict, kind: str) -> None:
     metrics.event_fanned_out(kind)
     event["group"] = group  # which of its local sockets a replica's relay hands it to
-    async_to_sync(get_channel_layer().group_send)(group, event)
+    publish.group_send(group, event)
 
 
 def _send_all(sends: list[tuple[str, dict, str]]) -> None:
-    """Several (group, event, kind) at once: one hop to the event loop, not one each."""
-    if not sends:
-        return
-    layer = get_channel_layer()
+    """Several (group, event, kind) at once: one round trip per Redis server, not one each."""
     for group, event, kind in sends:
         metrics.event_fanned_out(kind)
         event["group"] = group
-
-    async def publish() -> None:
-        await asyncio.gather(*(layer.group_send(group, event) for group, event, _ in sends))
-
-    async_to_sync(publish)()
+    publish.group_send_many([(group, event) for group, event, _ in sends])
 
 
 def to_room(room: Room, payload: dict, *, message_id: int = 0, exclude: str = "") -> None:

@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.handshake import HandshakeAuthMiddleware  # noqa: E402
+from chat import publish  # noqa: E402
 from chat.workers import NOTIFY_CHANNEL, NotifyConsumer  # noqa: E402
 from project.compat import check_libraries  # noqa: E402
 from project.health import check_redis_at_startup  # noqa: E402
@@ -19,7 +20,7 @@ from realtime.routing import websocket_urlpatterns  # noqa: E402
 # A Sentinel that never answers or knows no such master: refuse to start, saying why.
 check_redis_at_startup()
 # asgiref/Channels/channels-redis internals: each checked (project/compat.py).
-check_libraries()
+check_libraries(publish.RELIANCES)
 
 application = RequestContextMiddleware(
     ProtocolTypeRouter(

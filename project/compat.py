@@ -410,6 +410,7 @@ LAYER_INTERNALS = Reliance(
 RELIANCES = [THREAD_RELEASE, CONSUMER_DISPATCH, OVER_CAPACITY, RECEIVE_FAILURE, LAYER_INTERNALS]
 
 
-def check_libraries() -> None:
-    """At start-up: warn for each piece that turns off, refuse to start for a required one."""
-    verify(RELIANCES)
+def check_libraries(more: list[Reliance] | None = None) -> None:
+    """At start-up: warn for each piece that turns off, refuse to start for a required one
+    (these, and ``more`` held by the modules that use them, such as chat/publish.py)."""
+    verify([*RELIANCES, *(more or [])])

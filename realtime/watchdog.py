@@ -62,7 +62,7 @@ from channels_redis.utils import _consistent_hash
 from django.conf import settings
 from prometheus_client import Counter
 
-from chat.groups import room_group, user_group
+from chat.groups import group_shard, pubsub_layer, room_group, shard_count, user_group
 from project import compat
 
 log = logging.getLogger(__name__)
@@ -105,33 +105,9 @@ _heard: Tally = Tally()
 # ------------------------------------------------------------------------------
 
 
-def shard_count() -> int:
-    return max(len(settings.REDIS_SERVERS), 1)
-
-
-def _pubsub() -> bool:
-    return settings.CHANNEL_LAYER == "pubsub"
-
-
-def _layer_prefix() -> str:
-    return settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
-
-
-def group_shard(group: str) -> int:
-    """The server channels-redis keeps ``group`` on (the same hash it uses itself).
-
-    The pub/sub layer hashes the group's pub/sub channel name, the list-based
-    layer the group name (channels_redis/pubsub.py ``_get_shard``, core.py
-    ``consistent_hash``; tests/unit/test_watchdog_shards.py holds them to it).
-    """
-    if _pubsub():
-        return _consistent_hash(f"{_layer_prefix()}__group__{group}", shard_count())
-    return _consistent_hash(group, shard_count())
-
-
 def channel_shard(channel: str) -> int:
     """The server a channel's messages go through (pub/sub: its subscription)."""
-    if _pubsub():
+    if pubsub_layer():
         return _consistent_hash(channel, shard_count())
     return _consistent_hash(channel[: channel.find("!") + 1] or channel, shard_count())
 
@@ -149,7 +125,7 @@ def socket_shards(consumer) -> set[int]:
     if user is not None:
         groups.append(user_group(user.pk))
     shards = {group_shard(group) for group in groups}
-    if not _pubsub() and shard_count() > 1:
+    if not pubsub_layer() and shard_count() > 1:
         shards.add(_inbox_shard())
     return shards
 
@@ -199,14 +175,14 @@ def _path(shard: int) -> int:
     connection to that server, the core layer's inbox (on one server for all)."""
     if shard_count() == 1:
         return 0
-    return shard if _pubsub() else _inbox_shard()
+    return shard if pubsub_layer() else _inbox_shard()
 
 
 def heard(event: dict) -> None:
     """The relay received ``event``: its path is moving (a late probe is not lost)."""
     if shard_count() == 1:
         _heard[0] += 1
-    elif _pubsub():
+    elif pubsub_layer():
         _heard[group_shard(event.get("group", ""))] += 1
     else:
         _heard[_inbox_shard()] += 1
@@ -257,7 +233,7 @@ class ShardProbe:
         return _name_on(self.index, lambda tag: f"watchdog.{tag}", group_shard)
 
     async def _new_channel(self) -> str:
-        if not _pubsub() or shard_count() == 1:
+        if not pubsub_layer() or shard_count() == 1:
             return await self.layer.new_channel()
         # A pub/sub channel is subscribed on the server its name hashes to: on
         # this one, so that another server's outage cannot fail this probe.

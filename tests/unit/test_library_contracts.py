@@ -25,12 +25,13 @@ from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from prometheus_client import REGISTRY
 
+from chat import publish
 from project import compat
 from project.server import cli, writes
 from tests.support.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-RELIANCES = [*compat.RELIANCES, *cli.RELIANCES]
+RELIANCES = [*compat.RELIANCES, *cli.RELIANCES, *publish.RELIANCES]
 BOUNDED = ["asgiref", "autobahn", "channels", "channels-redis", "daphne", "Twisted"]
 
 
