@@ -31,6 +31,7 @@ from functools import cache
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 from chat.groups import group_channel, group_shard, pubsub_layer
@@ -103,9 +104,14 @@ def group_send_many(sends: list[tuple[str, dict]]) -> None:
 def _direct(layer) -> bool:
     if not pubsub_layer() or not settings.REDIS_SERVERS:
         return False
-    from channels_redis.pubsub import RedisPubSubChannelLayer
-
-    return isinstance(layer, RedisPubSubChannelLayer) and PUBSUB_GROUP_SEND.enabled
+    if not isinstance(layer, RedisPubSubChannelLayer) or not PUBSUB_GROUP_SEND.enabled:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    # As async_to_sync refuses: a blocking publish here would stall every socket.
+    raise RuntimeError("chat.publish blocks: call it from a thread, not the event loop")
 
 
 def _client(shard: int) -> redis.Redis:

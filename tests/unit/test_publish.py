@@ -120,3 +120,8 @@ async def test_each_event_goes_to_the_server_the_layer_keeps_its_group_on(two_sh
 def _publishes(server: RedisServer) -> int:
     stats = server.client().info("commandstats")
     return stats.get("cmdstat_publish", {}).get("calls", 0)
+
+
+async def test_publishing_from_the_event_loop_is_refused_as_async_to_sync_refuses_it():
+    with pytest.raises(RuntimeError, match="not the event loop"):
+        publish.group_send(room_group(1), dict(EVENT))
