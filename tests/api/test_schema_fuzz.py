@@ -90,7 +90,24 @@ def cap_poll_wait(case) -> None:
     case.query = query
 
 
+# Headers that frame the HTTP message itself. A generated "Content-Length: IAV" is
+# answered by the HTTP server (Twisted) with a bare 400 before any application code
+# runs, as RFC 9112 says it must (and nginx does in front of it): that tests the
+# server's parser, not the API the schema describes.
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "host", "connection"}
+
+
+def drop_framing_headers(case) -> None:
+    if case.headers:
+        case.headers = {
+            name: value
+            for name, value in case.headers.items()
+            if name.lower() not in FRAMING_HEADERS
+        }
+
+
 @schema.parametrize()
 def test_every_generated_request_gets_an_answer_the_schema_describes(case):
     cap_poll_wait(case)
+    drop_framing_headers(case)
     case.call_and_validate()
