@@ -9,6 +9,8 @@ refuses to start where correctness depends on it.
 
 - ``writes``: Twisted's TCP write sends at once (private buffer fields);
   autobahn's per-frame log arguments are not coloured (module attributes).
+- ``framing``: a text sent to many sockets is encoded and framed once
+  (autobahn's prepared messages, daphne's send path).
 - ``handshake``: autobahn's and daphne's handshake leftovers are released.
 - ``slow_client``: a socket whose client stopped reading is dropped (Twisted's
   transport ``producer``).
