@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 
 from chat.locks import lock_statement, room_post_lock
-from chat.models import Mention, Message, Room
-from project.errors import ClientError
+from chat.models import Membership, Mention, Message, Room
 
 
 @contextmanager
@@ -69,6 +68,11 @@ _FROM_DATABASE = ("id", "seq", "created")
 _insert_sql: dict[bool, str] = {}
 
 
+class RoomChanged(Exception):
+    """message_insert stored nothing: the room is gone, archived or renamed, or the author
+    is no longer a member, since the room was read. Read it again to say which."""
+
+
 def message_insert(message: Message, *, mentioned_user_ids: list[int]) -> None:
     """Lock the room, take its next seq, store the message (and its Mention rows), point
     the room's last_message_id at it: one round trip instead of six.
@@ -79,6 +83,12 @@ def message_insert(message: Message, *, mentioned_user_ids: list[int]) -> None:
     client_id was used already; nothing stored, no seq taken). The message's id is
     drawn after the lock is granted, so ids and seqs still commit in lock order.
     Sets ``message.id``, ``.seq`` and ``.created``.
+
+    The statement itself checks, under the lock, what a post needs of its room: it
+    still has ``message.room``'s slug, is not archived and has the author as a
+    member; otherwise it stores nothing and RoomChanged is raised. So the room may
+    come from an earlier read (a socket keeps the rooms it posts to) without a
+    round trip to read it again.
     """
     sql = _insert_sql.get(bool(mentioned_user_ids))
     if sql is None:
@@ -87,7 +97,7 @@ def message_insert(message: Message, *, mentioned_user_ids: list[int]) -> None:
         )
     fields = _message_fields()
     lock_sql, lock_params = lock_statement(message.room_id)
-    params = [*lock_params, message.room_id]
+    params = [*lock_params, message.room_id, message.room.slug, message.room_id, message.author_id]
     if mentioned_user_ids:
         params += [message.room_id, list(mentioned_user_ids)]
     params += [
@@ -98,7 +108,7 @@ def message_insert(message: Message, *, mentioned_user_ids: list[int]) -> None:
         cursor.nextset()
         row = cursor.fetchone()
     if row is None:
-        raise ClientError("not_found", "No such room.")
+        raise RoomChanged
     message.id, message.seq, message.created = row
     message._state.adding = False
     message._state.db = connection.alias
@@ -115,6 +125,7 @@ def _message_fields() -> list:
 def _message_insert_sql(*, mentions: bool) -> str:
     quote = connection.ops.quote_name
     messages, rooms = Message._meta.db_table, quote(Room._meta.db_table)
+    members = quote(Membership._meta.db_table)
     fields = _message_fields()
     columns = ", ".join(quote(column) for column in [*_FROM_DATABASE, *(f.column for f in fields)])
     values = ", ".join(["%s"] * len(fields))
@@ -131,7 +142,9 @@ def _message_insert_sql(*, mentions: bool) -> str:
     return (
         f"WITH new AS (SELECT nextval(pg_get_serial_sequence('{messages}', 'id')) AS id),"  # noqa: S608
         f" room AS (UPDATE {rooms} SET seq = seq + 1, last_message_id = (SELECT id FROM new)"
-        " WHERE id = %s RETURNING seq)"
+        " WHERE id = %s AND slug = %s AND NOT archived"
+        f" AND EXISTS (SELECT 1 FROM {members} WHERE room_id = %s AND user_id = %s)"
+        " RETURNING seq)"
         f"{mention_rows}"
         f" INSERT INTO {quote(messages)} ({columns})"
         f" SELECT new.id, room.seq, clock_timestamp(), {values} FROM new, room"

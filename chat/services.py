@@ -16,13 +16,20 @@ from django.utils import timezone
 
 from accounts.services import profile_ensure
 from chat import events, metrics, ratelimit
-from chat.changes import message_insert, one_trip_posts, room_change, take_seq
+from chat.changes import RoomChanged, message_insert, one_trip_posts, room_change, take_seq
 from chat.locks import room_post_lock
 from chat.mentions import Mentions, mentions_markup, mentions_resolve
 from chat.models import Membership, Mention, Message, Room
 from chat.payloads import message_payload
 from chat.rendering import render_markdown
-from chat.selectors import is_member, membership_of, mention_count, thread_root, unread_count
+from chat.selectors import (
+    is_member,
+    membership_of,
+    mention_count,
+    room_for_user,
+    thread_root,
+    unread_count,
+)
 from files.selectors import attachment_payload
 from files.services import attachments_bind, attachments_claim
 from project import validators
@@ -418,6 +425,7 @@ def message_post(
     client_id: object = "",
     thread: object = None,
     attachments: object = None,
+    room_read_earlier: bool = False,
 ) -> Posted:
     """Store a message (a reply, with ``thread``) and fan it out; a repeated client_id
     returns the first one.
@@ -426,7 +434,42 @@ def message_post(
     some, the body may be blank. Returns (message, created) with the published
     message object as ``.payload``. A refused post stores nothing and leaves the
     uploads unused.
+
+    ``room_read_earlier``: ``room`` comes from an earlier read, as a socket keeps
+    the rooms it posted to (realtime.consumers), and may have changed since. A post
+    stored in one round trip checks the room in its own statement
+    (chat.changes.message_insert); any other post reads the room again first.
     """
+    fields = {"body": body, "client_id": client_id, "thread": thread, "attachments": attachments}
+    if room_read_earlier and not _one_trip(thread=thread, attachments=attachments):
+        room = room_for_user(user=user, slug=room.slug)
+    try:
+        return _message_post(user=user, room=room, **fields)
+    except RoomChanged:
+        # Gone, archived, renamed or left since it was read: reading it again says
+        # which, or finds it as it was (changed back meanwhile), and then the post goes in.
+        room = room_for_user(user=user, slug=room.slug)
+        _check_writable(user=user, room=room)
+    try:
+        return _message_post(user=user, room=room, **fields)
+    except RoomChanged:
+        raise ClientError("not_found", "No such room.") from None
+
+
+def _one_trip(*, thread: object, attachments: object) -> bool:
+    """Whether a post is stored by _message_post_one_trip."""
+    return thread is None and attachments in (None, []) and one_trip_posts()
+
+
+def _message_post(
+    *,
+    user: AbstractBaseUser,
+    room: Room,
+    body: object,
+    client_id: object,
+    thread: object,
+    attachments: object,
+) -> Posted:
     body = _clean_body(body, may_be_empty=isinstance(attachments, list) and bool(attachments))
     client_id = validators.text(
         "" if client_id is None else client_id,
@@ -447,7 +490,7 @@ def message_post(
         metrics.RATE_LIMITED.inc()
         raise ClientError("rate_limited", "You are sending messages too fast; wait a moment.")
     html = mentions_markup(render_markdown(body), mentioned.names)
-    if root_id is None and attachments in (None, []) and one_trip_posts():
+    if _one_trip(thread=thread, attachments=attachments):
         return _message_post_one_trip(
             user=user, room=room, body=body, html=html, client_id=client_id, mentioned=mentioned
         )

@@ -24,6 +24,8 @@ from realtime.relay import relay
 TYPING_MIN_INTERVAL_SECS = 2.0
 # Rooms whose last typing frame a socket remembers; the memory stays bounded.
 TYPING_TRACKED_MAX = 64
+# Rooms a socket posted to that it keeps, to skip reading them at each post.
+POST_ROOMS_MAX = 16
 REF_MAX_LENGTH = 100
 # Over CHAT_MAX_SOCKETS_PER_USER (4000 + HTTP 429): the error frame before it says why.
 CLOSE_TOO_MANY_SOCKETS = 4029
@@ -56,6 +58,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # last_typing: valid slugs of rooms the user could type in, at most
         # TYPING_TRACKED_MAX of them (the oldest is dropped when full).
         self.last_typing: dict[str, float] = {}
+        # post_rooms: the rooms posted to lately, by slug (at most POST_ROOMS_MAX).
+        self.post_rooms: dict[str, Room] = {}
         await self.accept()
         watchdog.register(self)
         watchdog.ensure_running()
@@ -182,6 +186,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.relay.listen(room_group(room_id), self)
 
     async def _unsubscribe(self, room_id: int) -> None:
+        for slug in [slug for slug, room in self.post_rooms.items() if room.pk == room_id]:
+            del self.post_rooms[slug]
         if self.delivery.discard_room(room_id):
             await self.relay.unlisten(room_group(room_id), self)
 
@@ -243,15 +249,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _post(self, frame: dict) -> dict:
-        room = selectors.room_for_user(user=self.user, slug=frame.get("room"))
-        return services.message_post(
+        slug = frame.get("room")
+        known = self.post_rooms.get(slug) if isinstance(slug, str) else None
+        posted = services.message_post(
             user=self.user,
-            room=room,
+            room=known or selectors.room_for_user(user=self.user, slug=slug),
             body=frame.get("body"),
             client_id=frame.get("client_id", ""),
             thread=frame.get("thread"),
             attachments=frame.get("attachments"),
-        ).payload
+            room_read_earlier=known is not None,
+        )
+        if posted.created:
+            self._remember_post_room(slug, posted.message.room)
+        return posted.payload
+
+    def _remember_post_room(self, slug: str, room: Room) -> None:
+        """Keep the room a post went into: the next post to it skips reading it
+        (services.message_post checks it again as it stores)."""
+        self.post_rooms.pop(slug, None)
+        if len(self.post_rooms) >= POST_ROOMS_MAX:
+            del self.post_rooms[next(iter(self.post_rooms))]  # the oldest
+        self.post_rooms[slug] = room
 
     async def cmd_send(self, frame: dict, ref: str | None) -> None:
         message = await self._post(frame)

@@ -6,6 +6,7 @@ Through the real ASGI application and the Redis channel layer.
 import pytest
 
 from chat import services
+from chat.models import Message, Room
 from tests.support.db import call
 from tests.support.frames import error_for, receive_type, send
 
@@ -53,3 +54,24 @@ async def test_only_moderators_archive(people, private_room):
     with pytest.raises(services.ClientError) as refused:
         await call(services.room_archive, by=people["bob"], room=private_room)
     assert refused.value.code == "forbidden"
+
+
+async def test_a_socket_that_posted_to_a_room_is_refused_once_it_changed_behind_its_back(
+    people, private_room, connect
+):
+    """A socket keeps the rooms it posts to (no read per post); a room changed in the
+    database without any event reaching the socket still refuses its next post."""
+    b = await connect(people["bob"])
+    first = await send(b, "secret", "kept", "b1")
+    await call(lambda: private_room.memberships.filter(user=people["bob"]).delete())
+    error = await error_for(b, {"type": "send", "room": "secret", "body": "x", "client_id": "b2"})
+    assert error["code"] == "not_found"  # a private room he is not in: hidden
+    await call(services.room_invite, by=people["alice"], room=private_room, username="bob")
+    again = await send(b, "secret", "back in", "b3")
+    assert again["seq"] == first["seq"] + 1
+
+    await call(lambda: Room.objects.filter(pk=private_room.pk).update(slug="hush"))
+    error = await error_for(b, {"type": "send", "room": "secret", "body": "y", "client_id": "b4"})
+    assert error["code"] == "not_found"
+    stored = await call(lambda: list(Message.objects.values_list("client_id", flat=True)))
+    assert sorted(stored) == ["b1", "b3"]

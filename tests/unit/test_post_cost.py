@@ -127,6 +127,92 @@ def test_a_post_to_a_room_deleted_meanwhile_stores_nothing(pair):
     assert not Message.objects.exists() and advisory_locks_held() == 0
 
 
+def test_a_socket_posting_again_to_a_room_it_kept_makes_two_round_trips(pair):
+    """ChatConsumer keeps the room of its last posts: the store checks it again itself."""
+    alice, _, _ = pair
+    kept = socket_post(alice, "first", "c1").message.room
+    with CaptureQueriesContext(connection) as queries:
+        again = services.message_post(
+            user=alice, room=kept, body="second", client_id="c2", room_read_earlier=True
+        )
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len(sql) == 2, sql
+    assert (again.created, again.message.seq, again.payload["room"]) == (True, 2, "pair")
+
+
+def archive(room: Room) -> None:
+    Room.objects.filter(pk=room.pk).update(archived=True)
+
+
+def rename(room: Room) -> None:
+    Room.objects.filter(pk=room.pk).update(slug="renamed")
+
+
+def leave(room: Room) -> None:
+    room.memberships.filter(user__username="alice").delete()
+
+
+def delete(room: Room) -> None:
+    Room.objects.filter(pk=room.pk).delete()
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [(archive, "forbidden"), (rename, "not_found"), (leave, "forbidden"), (delete, "not_found")],
+)
+@pytest.mark.parametrize("thread", [False, True])
+def test_a_kept_room_changed_since_is_refused_as_a_fresh_read_would_be(pair, change, code, thread):
+    """Changed without the socket hearing of it (a row edited in the database): the
+    post is refused with the answer a fresh read gives, stores nothing, takes no seq."""
+    alice, _, room = pair
+    root = socket_post(alice, "first", "c1").message
+    kept = Room.objects.get(pk=room.pk)
+    kept.viewer_role = "owner"
+    change(room)
+    with pytest.raises(ClientError) as refused:
+        services.message_post(
+            user=alice,
+            room=kept,
+            body="after the change",
+            client_id="c2",
+            thread=root.id if thread else None,
+            room_read_earlier=True,
+        )
+    assert refused.value.code == code
+    assert not Message.objects.filter(client_id="c2").exists()
+    assert list(Room.objects.filter(pk=room.pk).values_list("seq", flat=True)) in ([], [1])
+    assert advisory_locks_held() == 0
+
+
+def test_a_room_that_changed_and_changed_back_takes_the_post(pair):
+    """Archived and unarchived (or left and joined again) since the read: posted."""
+    alice, _, room = pair
+    kept = socket_post(alice, "first", "c1").message.room
+    archive(room)
+    Room.objects.filter(pk=room.pk).update(archived=False, slug="pair")
+    posted = services.message_post(
+        user=alice, room=kept, body="still here", client_id="c2", room_read_earlier=True
+    )
+    assert (posted.created, posted.message.seq) == (True, 2)
+
+
+def test_a_post_whose_room_changes_between_its_read_and_its_store_is_refused(pair, monkeypatch):
+    """Not only a socket's kept room: the store's own check closes the race for every caller."""
+    alice, _, room = pair
+    read = selectors.room_for_user(user=alice, slug="pair")
+    real_insert = services.message_insert
+
+    def archived_first(message, **kwargs):
+        archive(room)
+        real_insert(message, **kwargs)
+
+    monkeypatch.setattr(services, "message_insert", archived_first)
+    with pytest.raises(ClientError) as refused:
+        services.message_post(user=alice, room=read, body="racing", client_id="c1")
+    assert refused.value.code == "forbidden"
+    assert not Message.objects.exists() and advisory_locks_held() == 0
+
+
 def test_threads_and_attachments_take_the_orm_path_and_still_work(pair, monkeypatch):
     alice, _, room = pair
     root = socket_post(alice, "root", "c1").message
