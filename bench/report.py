@@ -6,7 +6,6 @@ python bench/report.py [bench/results/latest.json]   # re-print and re-plot
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -53,16 +52,12 @@ def saturation(trials: list[dict], workload: str, variant: str) -> dict | None:
 
 
 def compare_trial(trials: list[dict], workload: str, variant: str) -> dict | None:
-    """The variant's `compare` trial of median p99 (the lower middle one of an even count)."""
     runs = [
         t
         for t in trials
         if t["workload"] == workload and t["variant"] == variant and t["kind"] == "compare"
     ]
-    if not runs:
-        return None
-    ranked = sorted(runs, key=lambda t: t["p99_ms"] if t["p99_ms"] is not None else math.inf)
-    return ranked[(len(ranked) - 1) // 2]
+    return runs[-1] if runs else None
 
 
 def _ratio(a, b):

@@ -112,10 +112,6 @@ class Profile:
     idle_sockets: int
     idle_warmup: int
     compare: bool  # the extra trials at 50% of the floor's saturation
-    # ... run this many times, variants interleaved; the summary takes each variant's
-    # median p99 (one short trial near a variant's saturation can queue by chance:
-    # bench/README.md, Results).
-    compare_repeats: int = 3
     settle: float = 1.0  # seconds to let a server settle before reading its memory
     steps_down: int = 3  # halvings tried below the start when the first step already fails
     idle_deadline: float = 150.0  # stop opening idle sockets after this (a slow handshake path)
@@ -400,7 +396,6 @@ PROFILES = {
         idle_sockets=40,
         idle_warmup=4,
         compare=True,
-        compare_repeats=2,
         settle=0.3,
         steps_down=0,
     ),
@@ -1504,9 +1499,8 @@ class Bench:
         if p.compare and "floor" in self.wv:
             floor_sat = best.get("floor", w.start_rate)
             half = floor_sat / 2
-            for _ in range(p.compare_repeats):
-                for v in self.wv:
-                    self.trial(w, v, half, "compare")
+            for v in self.wv:
+                self.trial(w, v, half, "compare")
         self.close_sets()
 
     def run_transports(self, w: Workload, variants: list[str]) -> None:

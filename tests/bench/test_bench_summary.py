@@ -68,31 +68,6 @@ def test_the_ratios_against_the_tutorial_come_from_idle_and_the_room_of_2():
     assert met["reconnect_storm_s"] is None  # no storm in this run
 
 
-def compare(variant: str, p99_ms: float, trial: int) -> dict:
-    return {**ladder(variant, 500.0, 1000.0, trial), "kind": "compare", "p99_ms": p99_ms}
-
-
-def test_the_p99_ratio_is_taken_on_each_variants_median_compare_trial():
-    """One compare trial that queued by chance does not decide the figure."""
-    trials = [
-        ladder("floor", 1000.0, 5000.0, 1),
-        ladder("product-pubsub", 1000.0, 2500.0, 2),
-        compare("floor", 10.0, 3),
-        compare("product-pubsub", 107.0, 4),
-        compare("floor", 12.0, 5),
-        compare("product-pubsub", 14.0, 6),
-        compare("floor", 30.0, 7),
-        compare("product-pubsub", 16.0, 8),
-    ]
-    variants = ["floor", "product-pubsub"]
-    summary = report.build_results(trials=trials, idle={}, variants=variants, meta=META)[
-        "summary"
-    ]
-    assert summary["p99_ratio_vs_floor"] == round(16.0 / 12.0, 3)
-    assert report.compare_trial(trials, "room2", "floor")["trial"] == 5
-    assert report.compare_trial(trials[:4], "room2", "product-pubsub")["trial"] == 4
-
-
 def test_a_partial_run_leaves_out_the_ratios_it_has_no_inputs_for():
     idle = {"product-pubsub": {"connects_per_s": 500.0}}  # no baseline
     trials = [ladder("product-pubsub", 2400.0, 1500.0, 1)]
