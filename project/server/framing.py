@@ -91,12 +91,11 @@ FRAME_ONCE = Reliance(
 class FrameOnce:
     """The last text framed, kept while the relay hands it to each local socket."""
 
-    __slots__ = ("text", "prepared", "frame", "size")
+    __slots__ = ("text", "prepared", "size")
 
     def __init__(self) -> None:
         self.text: str | None = None
         self.prepared = None
-        self.frame = b""
         self.size = 0
 
     def send(self, factory, protocol, text: str) -> bool:
@@ -104,7 +103,6 @@ class FrameOnce:
         if text is not self.text:
             payload = text.encode("utf8")
             self.prepared = factory.prepareMessage(payload)
-            self.frame = self.prepared.payloadHybi
             self.size = len(payload)
             self.text = text
         size = self.size
@@ -113,7 +111,7 @@ class FrameOnce:
         if protocol._perMessageCompress is None and not protocol.send_queue:
             # What sendPreparedMessage and sendData do for it, without their no-op debug
             # line and traffic counters (nothing reads them).
-            protocol.transport.write(self.frame)
+            protocol.transport.write(self.prepared.payloadHybi)
         else:
             protocol.sendPreparedMessage(self.prepared)
         return True
