@@ -1318,11 +1318,19 @@ class Bench:
             + (f"  errors {t['errors']}" if t.get("errors") else "")
         )
         time.sleep(min(0.3, self.profile.settle))
+        if not passed and self.wv:
+            # A saturated trial leaves a backlog its servers work off for up to tens of
+            # seconds after the trial ends; the next trial (often another variant's, at the
+            # same rate) must not share the two cores with it (bench/README.md, Results).
+            t["quiet_after_s"] = self.wait_quiet(w, record=False)
         return t
 
-    def wait_quiet(self, w: Workload, *, per_process: float = 0.03, limit: float = 240.0) -> None:
+    def wait_quiet(
+        self, w: Workload, *, per_process: float = 0.03, limit: float = 240.0, record: bool = True
+    ) -> float:
         """Wait until the servers of this workload's variants use < ``per_process`` of a core
-        each on average (idle replicas still run heartbeats and watchdog probes)."""
+        each on average (idle replicas still run heartbeats and watchdog probes); returns the
+        seconds waited (``record``: also kept with the workload's connects)."""
         pids = [pid for v in self.wv for pid in self.deps[v].pids]
         threshold = per_process * len(pids)
         t0 = time.monotonic()
@@ -1336,8 +1344,10 @@ class Bench:
             calm = calm + 1 if now - before < threshold else 0
             before = now
         waited = round(time.monotonic() - t0, 1)
-        self.connects.append({"workload": w.name, "settle_seconds": waited})
+        if record:
+            self.connects.append({"workload": w.name, "settle_seconds": waited})
         self.log(f"{w.name}: servers quiet after {waited}s")
+        return waited
 
     def measure_redis_idle(self, deps: list[Deployment]) -> None:
         """What the deployments' own Redis servers burn with nothing sent, all at once: an
