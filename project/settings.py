@@ -340,6 +340,9 @@ CHAT_MAX_REACTIONS_PER_MESSAGE = env.int("CHAT_MAX_REACTIONS_PER_MESSAGE", 20)
 CHAT_REACTION_USERS_SHOWN = env.int("CHAT_REACTION_USERS_SHOWN", 20)
 # Presence frames go to rooms of at most this many members (see realtime/sockets.py).
 CHAT_PRESENCE_ROOM_MAX_MEMBERS = env.int("CHAT_PRESENCE_ROOM_MAX_MEMBERS", 100)
+# Threads a replica runs WebSocket posts on, besides the one database thread (PostgreSQL
+# only; realtime/post_threads.py). Each holds a pooled connection while it posts.
+CHAT_POST_THREADS = env.int("CHAT_POST_THREADS", 2)
 CHAT_RATE_LIMIT_ENABLED = env.bool("CHAT_RATE_LIMIT_ENABLED", True)
 CHAT_RATE_LIMIT_PER_SECOND = env.float("CHAT_RATE_LIMIT_PER_SECOND", 3.0)
 CHAT_RATE_LIMIT_BURST = env.int("CHAT_RATE_LIMIT_BURST", 10)

@@ -19,6 +19,7 @@ from project import compat, validators
 from project.errors import ClientError
 from realtime import sockets, watchdog
 from realtime.delivery import CLOSE_TRY_AGAIN, SocketDelivery
+from realtime.post_threads import post_hop
 from realtime.relay import relay
 
 TYPING_MIN_INTERVAL_SECS = 2.0
@@ -247,22 +248,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._unsubscribe(room_id)
         await self.reply({"type": "left", "room": frame["room"]}, ref)
 
-    @database_sync_to_async
-    def _post(self, frame: dict) -> dict:
-        slug = frame.get("room")
-        known = self.post_rooms.get(slug) if isinstance(slug, str) else None
-        posted = services.message_post(
+    @post_hop
+    def _post(self, frame: dict, known: Room | None) -> services.Posted:
+        return services.message_post(
             user=self.user,
-            room=known or selectors.room_for_user(user=self.user, slug=slug),
+            room=known or selectors.room_for_user(user=self.user, slug=frame.get("room")),
             body=frame.get("body"),
             client_id=frame.get("client_id", ""),
             thread=frame.get("thread"),
             attachments=frame.get("attachments"),
             room_read_earlier=known is not None,
         )
-        if posted.created:
-            self._remember_post_room(slug, posted.message.room)
-        return posted.payload
 
     def _remember_post_room(self, slug: str, room: Room) -> None:
         """Keep the room a post went into: the next post to it skips reading it
@@ -273,7 +269,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.post_rooms[slug] = room
 
     async def cmd_send(self, frame: dict, ref: str | None) -> None:
-        message = await self._post(frame)
+        # The kept rooms are read and changed on the event loop only: posts run on
+        # threads of their own (realtime/post_threads.py).
+        slug = frame.get("room")
+        known = self.post_rooms.get(slug) if isinstance(slug, str) else None
+        posted = await self._post(frame, known)
+        if posted.created:
+            self._remember_post_room(slug, posted.message.room)
+        message = posted.payload
         if self.delivery.holding():
             # Stored, but an id past messages this socket missed would make its client's
             # catch-up skip them: the client resends (same client_id) once recycled.

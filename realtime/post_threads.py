@@ -1,0 +1,46 @@
+"""Posts run on a few threads of their own, not on the one database thread.
+
+Every ``database_sync_to_async`` hop of a process runs on one thread
+(asgiref's thread-sensitive executor). A post's time there is mostly waiting:
+the store's round trip, the publish's, the lock's release. In rooms of 2 a
+replica's posts queued on that thread long before its cores were busy (the
+ladder saturated at 0.4 of a core per replica). On PostgreSQL posts may run side
+by side: the room's ordering lock (chat.locks) orders the posts of a room across
+threads as it does across replicas, and a socket's own frames are handled one
+after the other (realtime.delivery.SocketDelivery.serially). Each thread takes
+its own connection from the pool, and gives it back after each post.
+
+SQLite (the embedded default) keeps the one thread: it has no such lock.
+"""
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+from django.db import connections
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _post_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            max_workers=settings.CHAT_POST_THREADS, thread_name_prefix="post"
+        )
+    return _executor
+
+
+def post_hop(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``database_sync_to_async``, on the post threads when the database allows."""
+    on_database_thread = DatabaseSyncToAsync(func)
+
+    async def hop(*args: Any, **kwargs: Any) -> Any:
+        if connections["default"].vendor != "postgresql":
+            return await on_database_thread(*args, **kwargs)
+        threaded = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_post_executor())
+        return await threaded(*args, **kwargs)
+
+    return hop
