@@ -39,9 +39,8 @@ async def test_posts_from_several_sockets_at_once_keep_one_order_for_everyone(pe
     carol = await connect(people["carol"])
     for i in range(10):
         for socket, name in ((alice, "alice"), (bob, "bob")):
-            await socket.send_json_to(
-                {"type": "send", "room": "general", "body": f"{name} {i}", "client_id": f"{name}{i}"}
-            )
+            frame = {"type": "send", "room": "general", "body": f"{name} {i}"}
+            await socket.send_json_to({**frame, "client_id": f"{name}{i}"})
     seen = [await receive_type(carol, "message") for _ in range(20)]
     seqs = [frame["seq"] for frame in seen]
     assert seqs == sorted(seqs)
