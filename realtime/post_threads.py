@@ -10,7 +10,8 @@ threads as it does across replicas, and a socket's own frames are handled one
 after the other (realtime.delivery.SocketDelivery.serially). Each thread takes
 its own connection from the pool, and gives it back after each post.
 
-SQLite (the embedded default) keeps the one thread: it has no such lock.
+SQLite (the embedded default) keeps the one thread: it has no such lock. So does
+``CHAT_POST_THREADS=0``.
 """
 
 from collections.abc import Callable
@@ -33,14 +34,24 @@ def _post_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+def posts_have_threads() -> bool:
+    """Whether posts leave the database thread: PostgreSQL and ``CHAT_POST_THREADS`` ≥ 1."""
+    return settings.CHAT_POST_THREADS >= 1 and connections["default"].vendor == "postgresql"
+
+
 def post_hop(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Like ``database_sync_to_async``, on the post threads when the database allows."""
+    """Like ``database_sync_to_async``, on the post threads when ``posts_have_threads()``."""
     on_database_thread = DatabaseSyncToAsync(func)
+    on_post_thread: DatabaseSyncToAsync | None = None
 
     async def hop(*args: Any, **kwargs: Any) -> Any:
-        if connections["default"].vendor != "postgresql":
+        nonlocal on_post_thread
+        if not posts_have_threads():
             return await on_database_thread(*args, **kwargs)
-        threaded = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_post_executor())
-        return await threaded(*args, **kwargs)
+        if on_post_thread is None:
+            on_post_thread = DatabaseSyncToAsync(
+                func, thread_sensitive=False, executor=_post_executor()
+            )
+        return await on_post_thread(*args, **kwargs)
 
     return hop

@@ -50,9 +50,7 @@ async def test_posts_from_several_sockets_at_once_keep_one_order_for_everyone(pe
     )
 
 
-def test_without_postgresql_posts_stay_on_the_database_thread(monkeypatch):
-    # Each thread has its own connection object: the backend's class says the vendor.
-    monkeypatch.setattr(type(connections["default"]), "vendor", "sqlite")
+def posted_on_the_database_thread() -> bool:
     threads = {}
 
     def where(label: str) -> None:
@@ -63,4 +61,19 @@ def test_without_postgresql_posts_stay_on_the_database_thread(monkeypatch):
         await call(where, "database")
 
     asyncio.run(both())
-    assert threads["post"] == threads["database"]
+    return threads["post"] == threads["database"]
+
+
+def test_posts_leave_the_database_thread_on_postgresql():
+    assert not posted_on_the_database_thread()
+
+
+def test_without_postgresql_posts_stay_on_the_database_thread(monkeypatch):
+    # Each thread has its own connection object: the backend's class says the vendor.
+    monkeypatch.setattr(type(connections["default"]), "vendor", "sqlite")
+    assert posted_on_the_database_thread()
+
+
+def test_no_post_threads_configured_keeps_posts_on_the_database_thread(settings):
+    settings.CHAT_POST_THREADS = 0
+    assert posted_on_the_database_thread()
