@@ -16,22 +16,17 @@ SQLite (the embedded default) keeps the one thread: it has no such lock. So does
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import connections
 
-_executor: ThreadPoolExecutor | None = None
 
-
+@cache
 def _post_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(
-            max_workers=settings.CHAT_POST_THREADS, thread_name_prefix="post"
-        )
-    return _executor
+    return ThreadPoolExecutor(max_workers=settings.CHAT_POST_THREADS, thread_name_prefix="post")
 
 
 def posts_have_threads() -> bool:
