@@ -146,12 +146,16 @@ def _room_cap_check(user: AbstractBaseUser, *, yourself: bool) -> None:
 
     Every room is in the user's `hello` and subscribes each of their sockets,
     so this bounds both. The user's row is locked until the transaction ends,
-    so concurrent additions cannot pass the cap together.
+    so concurrent additions cannot pass the cap together. ``no_key``: FOR NO KEY
+    UPDATE still serialises these checks but not the foreign-key checks of rows that
+    point at the user (their events, posts, reads), which FOR UPDATE made wait and,
+    with the user's event counter row held in between, deadlock.
     """
     cap = settings.CHAT_MAX_ROOMS_PER_USER
     if cap <= 0:
         return
-    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    users = get_user_model().objects
+    users.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk").first()
     if Membership.objects.filter(user_id=user.pk).count() < cap:
         return
     if yourself:
@@ -252,7 +256,7 @@ def member_role_set(
     if not isinstance(role, str) or role not in ROLES:
         raise ClientError("invalid", "role must be 'owner', 'moderator' or 'member'.")
     # One role change per room at a time: two simultaneous handovers cannot leave two owners.
-    Room.objects.select_for_update().filter(pk=room.pk).values_list("pk").first()
+    Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("pk").first()
     if not _is_owner_or_staff(by, room):
         raise ClientError("forbidden", "Only the room's owner may change roles.")
     target, membership = _member_named(room=room, username=username)

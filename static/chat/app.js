@@ -984,10 +984,13 @@ async function openMessage(slug, id) {
   try {
     found = await api("GET", `/rooms/${encodeURIComponent(slug)}/messages?around=${id}&limit=1`);
   } catch (error) {
-    await openRoom(store.rooms.has(slug) ? slug : defaultSlug());
+    // Switch rooms first (that clears the composer's error), say why at once, and only
+    // then wait for the room's messages: a slow join must not hold the answer back.
+    const opening = openRoom(store.rooms.has(slug) ? slug : defaultSlug());
     composer.showError(error.status === 404
       ? "That message does not exist, or you cannot see it."
       : `Could not open the message: ${error.detail}`);
+    await opening;
     return;
   }
   if (!(await joinIfNeeded(slug))) return;

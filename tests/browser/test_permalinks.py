@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.chat import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -99,6 +101,50 @@ def test_a_link_to_a_message_you_may_not_read_says_not_found_like_a_missing_one(
                 "That message does not exist, or you cannot see it."
             )
             expect(page.page.get_by_text("carol only")).to_have_count(0)
+
+
+class HeldJoins:
+    """A context's sockets, with the server's `joined` replies held back until release()."""
+
+    def __init__(self, context) -> None:
+        self.held: list = []
+        context.route_web_socket(re.compile(r"/ws/$"), self._route)
+
+    def _route(self, ws) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message) -> None:
+            if isinstance(message, str) and '"type":"joined"' in message.replace(" ", ""):
+                self.held.append((ws, message))
+            else:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    def release(self) -> None:
+        for ws, message in self.held:
+            ws.send(message)
+        self.held.clear()
+
+
+def test_not_found_is_said_at_once_while_the_room_it_falls_back_to_is_still_loading(
+    replicas, make_person, open_chat, history
+):
+    make_person("alice")
+    page = open_chat("alice", replicas[0])
+    joins = HeldJoins(page.page.context)
+    page.page.goto(f"/#/r/secret/m/{history['hidden']}")
+    page.page.reload()
+    page.expect_online()
+    # General's messages are not in yet (its join is held): the answer must not wait for them.
+    expect(page.composer_error).to_have_text(
+        "That message does not exist, or you cannot see it.", timeout=5_000
+    )
+    wait_until(page.page, lambda: bool(joins.held), what="General's join to be answered (held)")
+    expect(page.message("a thread root")).to_have_count(0)
+    joins.release()
+    expect(page.message("a thread root")).to_be_visible()
+    expect(page.composer_error).to_have_text("That message does not exist, or you cannot see it.")
 
 
 def has_class(name: str) -> re.Pattern:
