@@ -160,8 +160,9 @@ def upload_create(*, user: AbstractBaseUser, uploaded_file: UploadedFile) -> Upl
 
 def uploads_cleanup(*, older_than_secs: float | None = None, batch: int = 500) -> int:
     """Delete the rows and stored bytes of uploads nobody can ever read: never attached
-    and older than CHAT_UPLOAD_UNUSED_TTL, or attached to a message since deleted for
-    good (message SET_NULL). Returns how many were removed.
+    and older than CHAT_UPLOAD_UNUSED_TTL, or attached to a message since deleted, by its
+    author or a moderator (soft: nobody may read it again) or for good (message SET_NULL).
+    Returns how many were removed.
 
     Rows go first, bytes after: a failure between the two leaves unreferenced bytes,
     never a row pointing at missing bytes. Run by the worker (chat/workers.py) and by
@@ -169,14 +170,16 @@ def uploads_cleanup(*, older_than_secs: float | None = None, batch: int = 500) -
     """
     ttl = settings.CHAT_UPLOAD_UNUSED_TTL if older_than_secs is None else older_than_secs
     cutoff = timezone.now() - timedelta(seconds=ttl)
-    gone = Q(attached_at__isnull=True, created__lt=cutoff) | Q(
-        attached_at__isnull=False, message__isnull=True
+    gone = (
+        Q(attached_at__isnull=True, created__lt=cutoff)
+        | Q(attached_at__isnull=False, message__isnull=True)
+        | Q(message__deleted=True)
     )
     removed = 0
     while True:
         with transaction.atomic():
             doomed = list(
-                Upload.objects.select_for_update(skip_locked=True)
+                Upload.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(gone)
                 .order_by("id")[:batch]
             )

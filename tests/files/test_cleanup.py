@@ -61,6 +61,31 @@ def test_a_message_deleted_for_good_leaves_no_upload_behind(people, secret, uplo
 
 
 @pytest.mark.django_db
+def test_deleting_a_message_removes_its_files_from_storage_at_the_next_cleanup(
+    people, secret, upload_of
+):
+    from tests.files.conftest import image_bytes
+
+    from chat import services
+
+    photo = upload_of(people["bob"], name="mistake.png", data=image_bytes("PNG"))
+    kept = upload_of(people["bob"], name="kept.txt")
+    message = post_with(people["bob"], secret, [photo])
+    post_with(people["bob"], secret, [kept])
+    services.message_delete(user=people["bob"], message_id=message.id)
+    assert stored(photo) == [True, True]
+
+    call_command("files_cleanup")
+
+    assert not Upload.objects.filter(pk=photo.pk).exists()
+    assert [
+        photo.file.storage.exists(photo.file.name),
+        photo.thumbnail.storage.exists(photo.thumbnail.name),
+    ] == [False, False]
+    assert stored(kept) == [True]
+
+
+@pytest.mark.django_db
 def test_the_age_follows_the_setting(people, upload_of, settings):
     upload = upload_of(people["bob"])
     age(upload, minutes=10)
