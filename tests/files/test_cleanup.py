@@ -64,9 +64,8 @@ def test_a_message_deleted_for_good_leaves_no_upload_behind(people, secret, uplo
 def test_deleting_a_message_removes_its_files_from_storage_at_the_next_cleanup(
     people, secret, upload_of
 ):
-    from tests.files.conftest import image_bytes
-
     from chat import services
+    from tests.files.conftest import image_bytes
 
     photo = upload_of(people["bob"], name="mistake.png", data=image_bytes("PNG"))
     kept = upload_of(people["bob"], name="kept.txt")
