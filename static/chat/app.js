@@ -854,8 +854,9 @@ const list = new MessageList(
 
 const threads = new ThreadPanel(store, {
   actions: messageActions,
-  send(room, body, rootId) {
+  send(room, body, rootId, attachments = []) {
     const pending = store.addPending(room, body, rootId);
+    pending.attachments = attachments; // as the room's composer: drawn while pending, sent as ids
     transmit(conn, store, pending, changed);
     conn.probe();
     followThread = true;

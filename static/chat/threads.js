@@ -14,7 +14,7 @@ export class ThreadPanel {
   /**
    * @param {object} store
    * @param {object} on  actions: the message-list callbacks (edit, remove, react, ...);
-   *                     send(room, body, rootId) -> bool; load(room, {before}) -> Promise;
+   *                     send(room, body, rootId, attachments) -> bool; load(room, {before}) -> Promise;
    *                     opened(room); closed(room); markRead()
    */
   constructor(store, on) {
@@ -39,10 +39,10 @@ export class ThreadPanel {
       },
     );
     this.composer = new Composer({
-      submit: (body) => {
+      submit: (body, attachments = []) => {
         const thread = this.room?.thread;
         if (!thread) return false;
-        return on.send(this.room, body, thread.rootId);
+        return on.send(this.room, body, thread.rootId, attachments);
       },
       typing: () => on.typing?.(this.room),
     }, { prefix: "thread-composer", label: () => "Reply in thread" });

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.chat import ChatPage, expect_long_polling, wait_until
+from tests.browser.chat import ChatPage, ConversationPage, expect_long_polling, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -307,6 +307,47 @@ def test_a_hostile_file_name_is_shown_as_text(pair):
         expect(chip_link).to_have_attribute("download", name)
         expect(message.locator(".attachments img")).to_have_count(0)
     # page_watch fails the test if an alert() ran or the page threw.
+
+
+def test_a_reply_in_a_thread_carries_files_dropped_on_the_thread_panel(pair):
+    alice, bob = pair
+    alice_talks, bob_talks = (ConversationPage(p.page, p.username) for p in pair)
+    alice.send("the minutes, anyone?")
+    alice_talks.open_thread(alice.expect_message("the minutes, anyone?"))
+    bob_talks.open_thread(bob.expect_message("the minutes, anyone?"))
+
+    # Dropped on the thread, the file goes with the reply, not with the room's composer.
+    alice.page.evaluate(
+        """() => testFiles.fire(document.getElementById("thread-panel"), DragEvent,
+            ["dragenter", "dragover", "drop"],
+            { dataTransfer: testFiles.transfer([testFiles.text("minutes.txt", 1500)]) })"""
+    )
+    thread_chip = alice.page.locator("#thread-composer-uploads li.upload")
+    expect(thread_chip.locator(".upload-name")).to_have_text("minutes.txt")
+    expect(thread_chip.locator(".upload-ready")).to_have_text("Ready to send")
+    expect(alice.page.locator("#composer-uploads li.upload")).to_have_count(0)
+    alice_talks.reply("here they are")
+    expect(thread_chip).to_have_count(0)
+
+    for person in (bob_talks, alice_talks):
+        reply = person.thread_message("here they are")
+        link = reply.locator("a.attachment-file")
+        expect(link.locator(".attachment-name")).to_have_text("minutes.txt")
+        answer = person.page.request.get(link.get_attribute("href"))
+        assert answer.ok and answer.body() == b"x" * 1500
+    # The reply stays in its thread: the room's timeline shows only the root.
+    expect(bob.message("here they are")).to_have_count(0)
+
+    # The attach button of the thread's composer works too.
+    with bob.page.expect_file_chooser() as chooser:
+        bob.page.get_by_role("button", name="Attach files to the reply").click()
+    chooser.value.set_files(
+        files=[{"name": "agenda.txt", "mimeType": "text/plain", "buffer": b"1. minutes"}]
+    )
+    expect(bob.page.locator("#thread-composer-uploads .upload-ready")).to_have_text("Ready to send")
+    bob.page.locator("#thread-composer-send").click()
+    link = alice_talks.thread_messages.locator("a.attachment-file", has_text="agenda.txt")
+    expect(link).to_have_count(1)
 
 
 def test_without_websockets_the_attach_button_sends_an_image_over_http(
