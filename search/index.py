@@ -2,9 +2,12 @@
 
 The column is not a Django model field (queries use raw SQL fragments), so
 `Message.objects.create` and `save` never write it: PostgreSQL computes it from
-`body` on every insert and update, so an edit re-indexes itself. Other
-databases (SQLite in `make run`) get no column; search.selectors matches there
-with icontains instead.
+`body` and the names of the message's files (``attachment_summary``) on every
+insert and update, so an edit re-indexes itself. A file name is indexed whole
+("q3-minutes.pdf") and in words ("q3 minutes pdf"): the parser keeps a name with
+a dot as one token, which a search for one of its words would never match.
+Other databases (SQLite in `make run`) get no column; search.selectors matches
+there with icontains instead.
 """
 
 import re
@@ -39,15 +42,31 @@ def uses_index(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor == "postgresql"
 
 
-def create(connection: BaseDatabaseWrapper, config: str | None = None) -> None:
-    """Add the generated column and its GIN index (PostgreSQL only; idempotent)."""
+# The files' names as JSON text ('["a.pdf", "b.png"]'; the brackets and quotes parse as
+# blanks), and again with the punctuation that joins words in names turned into spaces.
+_FILE_NAMES = "coalesce(jsonb_path_query_array(attachment_summary, '$[*].name')::text, '')"
+_INDEXED_TEXT = {
+    True: f"body || ' ' || {_FILE_NAMES} || ' ' || translate({_FILE_NAMES}, '._-', '   ')",
+    False: "body",
+}
+
+
+def create(
+    connection: BaseDatabaseWrapper, config: str | None = None, *, file_names: bool = True
+) -> None:
+    """Add the generated column and its GIN index (PostgreSQL only; idempotent).
+
+    ``file_names=False``: the body alone, as before file names were searched (the
+    migration that added them, undone).
+    """
     if not uses_index(connection):
         return
     config = _known_config(connection, config or search_config())
+    text = _INDEXED_TEXT[file_names]
     with connection.cursor() as cursor:
         cursor.execute(
             f"ALTER TABLE chat_message ADD COLUMN IF NOT EXISTS {COLUMN} tsvector "
-            f"GENERATED ALWAYS AS (to_tsvector('{config}'::regconfig, body)) STORED"
+            f"GENERATED ALWAYS AS (to_tsvector('{config}'::regconfig, {text})) STORED"
         )
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON chat_message USING GIN ({COLUMN})")
 
@@ -60,8 +79,10 @@ def drop(connection: BaseDatabaseWrapper) -> None:
         cursor.execute(f"ALTER TABLE chat_message DROP COLUMN IF EXISTS {COLUMN}")
 
 
-def rebuild(connection: BaseDatabaseWrapper, config: str | None = None) -> None:
+def rebuild(
+    connection: BaseDatabaseWrapper, config: str | None = None, *, file_names: bool = True
+) -> None:
     """Recompute every message's vector with another configuration (rewrites the table)."""
     config = _known_config(connection, config or search_config())
     drop(connection)
-    create(connection, config)
+    create(connection, config, file_names=file_names)

@@ -2,8 +2,9 @@
 
 PostgreSQL matches the stored tsvector (search/index.py) with
 `websearch_to_tsquery`, so `q` takes words, "quoted phrases" and -excluded
-words, and the GIN index finds the hits. Other databases (SQLite in `make run`)
-match each word and phrase with icontains and exclude the -words.
+words, and the GIN index finds the hits; the index holds the names of the
+message's files too. Other databases (SQLite in `make run`) match each word and
+phrase with icontains, in the body or a file's name, and exclude the -words.
 
 Only rooms the caller is a member of at the moment of the query are searched
 (public rooms included only once joined): a room they left or were removed
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import BooleanField, Max, QuerySet
+from django.db.models import BooleanField, Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from chat.models import Membership, Message, Room
@@ -86,6 +87,18 @@ def _marked_in_python(body: str, wanted: list[str]) -> str:
     return "".join(out)
 
 
+def _a_file_name_contains(term: str) -> RawSQL:
+    """Whether one of the message's files has ``term`` in its name, any ASCII case
+    (SQLite's json_each, as icontains is there; PostgreSQL indexes the names)."""
+    table = Message._meta.db_table
+    return RawSQL(  # noqa: S611 - constant SQL, the term is a bound parameter
+        f"EXISTS (SELECT 1 FROM json_each({table}.attachment_summary) AS file"  # noqa: S608
+        " WHERE instr(lower(json_extract(file.value, '$.name')), lower(%s)) > 0)",
+        (term,),
+        output_field=BooleanField(),
+    )
+
+
 def search_queryset(
     *,
     user: AbstractBaseUser,
@@ -126,9 +139,9 @@ def search_queryset(
         if not wanted:
             return found.none()
         for term in wanted:
-            found = found.filter(body__icontains=term)
+            found = found.filter(Q(body__icontains=term) | Q(_a_file_name_contains(term)))
         for term in excluded:
-            found = found.exclude(body__icontains=term)
+            found = found.exclude(Q(body__icontains=term) | Q(_a_file_name_contains(term)))
     return found.select_related("room", "author__profile").order_by("-id")
 
 

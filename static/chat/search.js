@@ -1,6 +1,7 @@
 // Message search (GET /api/search): a dialog opened by the topbar's search
 // button or `/` outside a text field. Enter (or a pause in typing) searches the
-// rooms the user is in; each hit shows its room, author, time and highlight,
+// rooms the user is in (the text and the files' names); each hit shows its room,
+// author, time, highlight and files,
 // and choosing one opens its room (scrolled to the message when it is loaded).
 // The highlight is escaped text whose only tag is <mark>; it is rebuilt here
 // as text nodes and <mark> elements, never parsed as HTML.
@@ -8,6 +9,7 @@
 import { ApiError, api } from "./api.js";
 import { byId, h, setText } from "./dom.js";
 import { displayName, fullLabel, timeLabel } from "./format.js";
+import { icon } from "./icons.js";
 
 const TYPING_PAUSE_MS = 500;
 const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: "\u00a0" };
@@ -56,7 +58,16 @@ export function setUpSearch(store, on) {
           h("span", { class: "search-hit-room" }, room ? room.name : message.room),
           h("span", { class: "search-hit-author" }, displayName(message.author)),
           h("time", { datetime: message.created_at, title: fullLabel(date) }, `${date.toLocaleDateString()} ${timeLabel(date)}`)),
-        h("span", { class: "search-hit-text" }, highlightNodes(message.highlight))));
+        h("span", { class: "search-hit-text" }, highlightNodes(message.highlight)),
+        hitFiles(message)));
+  }
+
+  /** The names of the hit's files (a name may be what matched), as text. */
+  function hitFiles(message) {
+    const files = Array.isArray(message.attachments) ? message.attachments : [];
+    if (!files.length) return null;
+    return h("span", { class: "search-hit-files" },
+      files.map((file) => h("span", { class: "search-hit-file" }, icon(file.width ? "image" : "file", 14), String(file.name))));
   }
 
   async function run({ next = false } = {}) {

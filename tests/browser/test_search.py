@@ -52,3 +52,41 @@ def test_slash_searches_my_rooms_and_a_hit_opens_its_message(
     expect(dialog).to_be_hidden()
     expect(page.room_title).to_have_text("General")
     expect(page.page.locator(f"#msg-{target.id}")).to_be_visible()
+
+
+def test_a_file_is_found_by_a_word_of_its_name_and_its_hit_names_it_as_text(
+    replicas, make_person, open_chat, default_room, in_thread
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat import services
+    from files.services import upload_create
+
+    make_person("alice")
+    bob = make_person("bob")
+    name = "<img src=x onerror=alert(1)>Q3-minutes.txt"
+
+    def write():
+        upload = upload_create(
+            user=bob, uploaded_file=SimpleUploadedFile(name, b"notes", content_type="text/plain")
+        )
+        message, _ = services.message_post(
+            user=bob, room=default_room, body="", attachments=[upload.id]
+        )
+        return message
+
+    posted = in_thread(write)
+    page = open_chat("alice", replicas[0])
+    page.page.get_by_role("button", name="Search messages").click()
+    dialog = page.page.get_by_role("dialog", name="Search messages")
+    dialog.get_by_label("Search my rooms").fill("minutes")
+    dialog.get_by_label("Search my rooms").press("Enter")
+    hits = dialog.locator(".search-hit")
+    expect(hits).to_have_count(1)
+    expect(hits.first.locator(".search-hit-file")).to_have_text(name)
+    expect(hits.first.locator("img")).to_have_count(0)
+    expect(hits.first.locator(".search-hit-author")).to_have_text("bob")
+
+    hits.first.click()
+    expect(page.page.locator(f"#msg-{posted.id} .attachment-name")).to_have_text(name)
+    # page_watch fails the test if an alert() ran or the page threw.
