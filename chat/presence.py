@@ -14,9 +14,13 @@ disagree still agree on what has expired.
 Keys: ``presence:conns:<user id>`` sorted set of connection id -> expiry;
 ``presence:users`` sorted set of user id -> latest expiry of any connection.
 
-Long polls are counted the same way, apart from presence (a waiting poll does
-not make its user online): ``polls:<user id>`` sorted set of poll slot ->
-expiry, capped per user by CHAT_MAX_LONG_POLLS_PER_USER across replicas.
+A client without a WebSocket (GET /api/events) is a connection too, ``poll:<hash
+of its session or token>``, refreshed by each of its polls for the poll's wait
+plus the TTL and never dropped: when its polls stop it expires, as a dead
+replica's sockets do (realtime/sockets.py, ``poller_seen``).
+
+Long polls are also counted apart, to cap them: ``polls:<user id>`` sorted set of
+poll slot -> expiry, capped per user by CHAT_MAX_LONG_POLLS_PER_USER across replicas.
 """
 
 import threading
@@ -183,12 +187,15 @@ class SocketLimitReached(Exception):
 class RedisPresence:
     """Presence shared by every replica through Redis."""
 
-    def connect(self, user_id: int, conn_id: str, *, limit: int = 0) -> bool:
-        """Register a socket; True if it is the user's first live one anywhere.
+    def connect(
+        self, user_id: int, conn_id: str, *, limit: int = 0, ttl: float | None = None
+    ) -> bool:
+        """Register (or refresh) a connection; True if it is the user's first live one anywhere.
 
         With a limit, raise SocketLimitReached if the user already has that many.
+        ``ttl``: how long it lives unrefreshed (default CHAT_PRESENCE_TTL_SECS).
         """
-        ttl = timings().ttl
+        ttl = timings().ttl if ttl is None else ttl
         keys = [_conns_key(user_id), _users_key()]
         first = _scripts()["connect"](keys=keys, args=[conn_id, ttl, user_id, limit])
         if first == -1:
@@ -277,14 +284,16 @@ class LocalPresence:
     def _live(self, user_id: int, now: float) -> dict[str, float]:
         return {c: e for c, e in self._conns.get(user_id, {}).items() if e > now}
 
-    def connect(self, user_id: int, conn_id: str, *, limit: int = 0) -> bool:
+    def connect(
+        self, user_id: int, conn_id: str, *, limit: int = 0, ttl: float | None = None
+    ) -> bool:
         now = time.time()
         with self._lock:
             conns = self._live(user_id, now)
             if 0 < limit <= len(conns):
                 raise SocketLimitReached(limit)
             first = not conns
-            conns[conn_id] = now + timings().ttl
+            conns[conn_id] = now + (timings().ttl if ttl is None else ttl)
             self._conns[user_id] = conns
         return first
 

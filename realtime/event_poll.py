@@ -24,6 +24,10 @@ Waiting works as the per-room poll does (realtime/longpoll.py): listen on this
 process' relay to every room of the user and to the user, read once more, then
 wait holding no database connection and no thread; the slot of
 CHAT_MAX_LONG_POLLS_PER_USER is shared with the per-room polls.
+
+A client that polls here is online, as a socket makes its user: each poll
+refreshes its presence connection (realtime/sockets.py, ``poller_seen``), which
+expires when the polls stop.
 """
 
 import asyncio
@@ -56,6 +60,7 @@ from realtime.longpoll import (
     release_request_thread,
     take_slot,
 )
+from realtime.sockets import poller_seen
 
 __all__ = ["CursorExpired", "EventCursor", "PollEnded", "poll_events"]
 
@@ -273,11 +278,22 @@ EVENT_POLL_CLIENTS = Gauge(
 EVENT_POLL_CLIENTS.set_function(fallback_clients)
 
 
+def _client(session_key: str, token_id: int | None) -> str:
+    return session_key or f"token:{token_id}"
+
+
+@database_sync_to_async
+def _cursor_now(*, user: AbstractBaseUser, client: str) -> EventCursor:
+    poller_seen(user=user, client=client, wait_secs=0)
+    return current_cursor(user=user)
+
+
 @database_sync_to_async
 def _first_read(
-    *, user: AbstractBaseUser, cursor_text: str, slot: str, timeout: float
+    *, user: AbstractBaseUser, cursor_text: str, slot: str, timeout: float, client: str
 ) -> tuple[EventCursor, EventsAnswer]:
     take_slot(user=user, slot=slot, timeout=timeout)
+    poller_seen(user=user, client=client, wait_secs=timeout)
     cursor = EventCursor.decode(cursor_text, user_id=user.pk)
     return cursor, read_events(user=user, cursor=cursor)
 
@@ -309,14 +325,14 @@ async def poll_events(
     Without a cursor: the current one at once, with no frames. Raises ClientError
     (invalid, rate_limited), CursorExpired and PollEnded.
     """
-    _clients_seen[(user.pk, session_key or f"token:{token_id}")] = time.monotonic()
+    client = _client(session_key, token_id)
+    _clients_seen[(user.pk, client)] = time.monotonic()
     if not cursor_text:
-        cursor = await database_sync_to_async(current_cursor)(user=user)
-        return EventsAnswer([], cursor)
+        return EventsAnswer([], await _cursor_now(user=user, client=client))
     slot = uuid.uuid4().hex
     try:
         cursor, answer = await _first_read(
-            user=user, cursor_text=cursor_text, slot=slot, timeout=timeout
+            user=user, cursor_text=cursor_text, slot=slot, timeout=timeout, client=client
         )
         if answer.events or timeout <= 0:
             return answer

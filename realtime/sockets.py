@@ -9,6 +9,7 @@ offline once.
 """
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -78,6 +79,21 @@ def session_open(*, user: AbstractBaseUser, conn_id: str) -> dict:
         "user": {**events.user_payload(user), "is_staff": user.is_staff},
         "rooms": rooms_payload(rooms=rooms, viewer=user),
     }
+
+
+def poller_seen(*, user: AbstractBaseUser, client: str, wait_secs: float) -> None:
+    """A client without a WebSocket (GET /api/events) keeps its user online while it polls.
+
+    Each poll registers or refreshes one connection per client (``client``: its
+    session or token, hashed: presence keys never hold a credential) for the poll's
+    wait plus the presence TTL. It is never dropped: when the polls stop it expires
+    and the sweeper turns the user offline, so the gap between two polls never
+    flickers them offline. Announced only when it is the user's first connection.
+    """
+    conn_id = "poll:" + hashlib.blake2b(client.encode(), digest_size=12).hexdigest()
+    ttl = max(wait_secs, 0.0) + presence.timings().ttl
+    if presence.backend().connect(user.pk, conn_id, ttl=ttl):
+        events.presence_changed(user, True, _rooms_of(user.pk))
 
 
 def session_close(*, user: AbstractBaseUser, conn_id: str) -> None:

@@ -9,11 +9,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from chat import reactions, services
+from chat import presence, reactions, services
 from chat.models import Membership, Message, Room, UserEvent
-from realtime import event_poll
+from realtime import event_poll, sockets
 from tests.support.conversation_state import differences, fresh_view
 from tests.support.event_poller import EventPoller
+from tests.support.frames import of_type, presence_of, settled
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -310,3 +311,44 @@ async def test_a_new_direct_room_arrives_named_after_the_other_person_for_both(
         frames = await polls.poll(timeout=5)
         (added,) = [f for f in frames if f["type"] == "room_added"]
         assert (added["room"]["kind"], added["room"]["peer"]) == ("direct", peer)
+
+
+async def test_a_user_who_long_polls_is_online_for_the_members_until_the_polls_stop(
+    alice, bob, bob_polls, connect, settings
+):
+    """Without a WebSocket bob still shows online; the gaps between his polls never turn
+    him offline; once he stops polling he goes offline, like a socket that vanished."""
+    settings.CHAT_PRESENCE_TTL_SECS = 1.0
+    settings.CHAT_PRESENCE_HEARTBEAT_SECS = 0.4
+    alice_socket = await connect(alice)
+    assert await in_db(presence.backend().online)([bob.pk]) == set()
+
+    await bob_polls.start()
+    online = {"type": "presence", "room": "general", "user": "bob", "online": True}
+    assert await presence_of(alice_socket, "bob") == online
+    for _ in range(3):  # polling on, each answer at once, with pauses between them
+        await bob_polls.poll(timeout=0)
+        await asyncio.sleep(0.4)
+        await in_db(sockets.presence_sweep)()
+    assert [f for f in of_type(await settled(alice_socket), "presence") if f["user"] == "bob"] == []
+    assert await in_db(presence.backend().online)([bob.pk]) == {bob.pk}
+
+    await asyncio.sleep(1.2)  # his last poll waited 0 s: gone after the TTL
+    await in_db(sockets.presence_sweep)()
+    assert await presence_of(alice_socket, "bob") == {**online, "online": False}
+    assert await in_db(presence.backend().online)([bob.pk]) == set()
+
+
+async def test_a_long_poll_keeps_its_user_online_for_as_long_as_it_waits(
+    alice, bob, bob_polls, connect, settings
+):
+    settings.CHAT_PRESENCE_TTL_SECS = 0.5
+    settings.CHAT_PRESENCE_HEARTBEAT_SECS = 0.2
+    alice_socket = await connect(alice)
+    await bob_polls.start()
+    await presence_of(alice_socket, "bob")
+    waiting = asyncio.ensure_future(bob_polls.poll(timeout=2))
+    await asyncio.sleep(1.5)  # three TTLs into the wait
+    await in_db(sockets.presence_sweep)()
+    assert await in_db(presence.backend().online)([bob.pk]) == {bob.pk}
+    assert await waiting == []
