@@ -46,6 +46,9 @@ def test_two_people_without_websockets_chat_edit_type_and_invite(
     for person in (alice, bob):
         expect_long_polling(person)
     assert alice_gate.refused and bob_gate.refused, "each page tried the WebSocket first"
+    # Polling, not on a socket, each is online to the other.
+    expect(alice.member("bob")).to_have_class(re.compile(r"\bis-online\b"))
+    expect(bob.member("alice")).to_have_class(re.compile(r"\bis-online\b"))
 
     alice.send("Hello over plain HTTP")
     bob.expect_message("Hello over plain HTTP", author="alice")
