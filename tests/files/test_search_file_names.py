@@ -8,10 +8,6 @@ embedded SQLite mode of `make run`, and the migration that indexes names undoes.
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -19,10 +15,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from chat import services
 from tests.files.test_attachments import post_with
+from tests.support.embedded import run_embedded
 
 pytestmark = [pytest.mark.django_db]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def found(client, q: str) -> list[list[str]]:
@@ -105,19 +100,10 @@ print(json.dumps({q: [[f["name"] for f in hit["attachments"]] or hit["body"]
 
 
 def test_the_embedded_sqlite_mode_finds_files_by_name_too(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
+    result = run_embedded(
+        EMBEDDED_SEARCH,
         DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.db'}",
         MEDIA_ROOT=str(tmp_path / "media"),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", EMBEDDED_SEARCH],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {

@@ -8,10 +8,6 @@ store must still be what the ORM path (threads, attachments, SQLite) stores.
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,10 +18,9 @@ from django.test.utils import CaptureQueriesContext
 from chat import changes, selectors, services
 from chat.models import Mention, Message, Room
 from project.errors import ClientError
+from tests.support.embedded import run_embedded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -275,19 +270,7 @@ print(json.dumps({
 
 
 def test_embedded_sqlite_still_posts(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.db'}",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", EMBEDDED_POSTS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_embedded(EMBEDDED_POSTS, DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.db'}")
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert (seen["role"], seen["archived"]) == ("member", False)

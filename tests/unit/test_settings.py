@@ -1,12 +1,9 @@
 """Settings from the environment: embedded by default, scaled with URLs, strict in production."""
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.embedded import run_embedded
 
 PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
@@ -17,16 +14,7 @@ PROBE = (
 
 
 def run_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    clean.update({"DJANGO_SETTINGS_MODULE": "project.settings", **env})
-    return subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_embedded(PROBE, timeout=60, **env)
 
 
 def test_nothing_set_runs_embedded():
