@@ -163,3 +163,30 @@ def load_balancer():
     yield start
     for nginx in started:
         nginx.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """An S3-compatible store: moto's server in a process of its own, spoken to over HTTP
+    as AWS or MinIO would be (tests/files/test_s3.py, the browser's S3 image test)."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port, wait_for_http
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/moto-api/", process=process)
+    except Exception as error:
+        process.kill()
+        raise RuntimeError(f"moto's server did not start: {log.read_text()[-2000:]}") from error
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

@@ -350,6 +350,48 @@ def test_a_reply_in_a_thread_carries_files_dropped_on_the_thread_panel(pair):
     expect(link).to_have_count(1)
 
 
+def test_an_image_stored_in_s3_shows_inline_for_the_other_member(
+    start_replicas, default_room, make_person, open_chat, s3_endpoint
+):
+    """With the files in a bucket, the thumbnail's 302 goes to a presigned URL on the
+    store; the page's CSP lets the browser follow it, so the image shows."""
+    import boto3
+
+    bucket = "chat-files-browser"
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    one, two = start_replicas(
+        2,
+        CHAT_S3_BUCKET=bucket,
+        AWS_S3_ENDPOINT_URL=s3_endpoint,
+        AWS_S3_REGION_NAME="us-east-1",
+        **credentials,
+    )
+    make_person("alice")
+    make_person("bob")
+    alice, bob = open_chat("alice", one), open_chat("bob", two)
+    alice.page.evaluate(FILE_HELPERS)
+    paste_png(alice.page, "from-the-bucket.png", 320, 200)
+    expect(chip(alice, "from-the-bucket.png").locator(".upload-ready")).to_have_text(
+        "Ready to send"
+    )
+    alice.send("stored in S3")
+
+    thumb = bob.page.get_by_role("img", name="from-the-bucket.png")
+    expect_image_loaded(thumb)
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 2  # the image, its thumbnail
+    for item in client.list_objects_v2(Bucket=bucket)["Contents"]:
+        client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
 def test_without_websockets_the_attach_button_sends_an_image_over_http(
     file_replicas, make_person, open_chat, open_chat_without_websockets
 ):
