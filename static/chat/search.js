@@ -36,6 +36,22 @@ export function highlightNodes(highlight) {
   return nodes;
 }
 
+/**
+ * Slack's modifiers in the query: `from:bob` (or `from:@bob`) the author, `in:general`
+ * (or `in:#general`, a room's slug or one-word name) the room; the rest is searched.
+ * Returns {q, author, room}; `room` is what was typed, resolved by the caller.
+ */
+export function parseQuery(text) {
+  let author = null;
+  let room = null;
+  const rest = String(text).replace(/(^|\s)(from|in):([@#]?)(\S+)/gi, (whole, space, key, _sigil, value) => {
+    if (key.toLowerCase() === "from") author = value;
+    else room = value;
+    return space;
+  });
+  return { q: rest.replace(/\s+/g, " ").trim(), author, room };
+}
+
 /** @param {object} on  open(slug, messageId) */
 export function setUpSearch(store, on) {
   const dialog = byId("search-dialog");
@@ -48,6 +64,13 @@ export function setUpSearch(store, on) {
   let cursor = null;
   let generation = 0;
   let pause = null;
+
+  /** One of my rooms by slug, or by name (any case). */
+  function roomNamed(typed) {
+    const wanted = typed.toLowerCase();
+    if (store.rooms.has(typed)) return store.rooms.get(typed);
+    return [...store.rooms.values()].find((room) => room.slug.toLowerCase() === wanted || room.name.toLowerCase() === wanted) ?? null;
+  }
 
   function hit(message) {
     const room = store.rooms.get(message.room);
@@ -80,7 +103,25 @@ export function setUpSearch(store, on) {
     }
     if (!next && q === asked && list.children.length) return;
     const mine = ++generation;
-    const params = new URLSearchParams({ q });
+    const wanted = parseQuery(q);
+    if (!wanted.q) {
+      list.replaceChildren();
+      more.hidden = true;
+      setText(status, "Add a word to search for (from: and in: only narrow a search).");
+      return;
+    }
+    const params = new URLSearchParams({ q: wanted.q });
+    if (wanted.author) params.set("author", wanted.author);
+    if (wanted.room) {
+      const room = roomNamed(wanted.room);
+      if (!room) {
+        list.replaceChildren();
+        more.hidden = true;
+        setText(status, `You are in no room called “${wanted.room}”.`);
+        return;
+      }
+      params.set("room", room.slug);
+    }
     if (next && cursor !== null) params.set("before", String(cursor));
     setText(status, "Searching…");
     try {

@@ -90,3 +90,42 @@ def test_a_file_is_found_by_a_word_of_its_name_and_its_hit_names_it_as_text(
     hits.first.click()
     expect(page.page.locator(f"#msg-{posted.id} .attachment-name")).to_have_text(name)
     # page_watch fails the test if an alert() ran or the page threw.
+
+
+def test_from_and_in_narrow_a_search_to_an_author_and_a_room(
+    replicas, make_person, open_chat, default_room, in_thread
+):
+    from chat import services
+
+    alice = make_person("alice")
+    bob = make_person("bob")
+
+    def write() -> None:
+        random = services.room_create(creator=alice, name="Random", slug="random")
+        services.room_join(user=bob, room=random)
+        services.message_post(user=bob, room=default_room, body="status report from bob")
+        services.message_post(user=alice, room=default_room, body="status report from alice")
+        services.message_post(user=bob, room=random, body="status report in random")
+
+    in_thread(write)
+    page = open_chat("alice", replicas[0])
+    page.page.get_by_role("button", name="Search messages").click()
+    dialog = page.page.get_by_role("dialog", name="Search messages")
+    box = dialog.get_by_label("Search my rooms")
+    hits = dialog.locator(".search-hit .search-hit-text")
+
+    def search(query: str) -> None:
+        box.fill(query)
+        box.press("Enter")
+
+    search("report from:bob")
+    expect(hits).to_have_text(["status report in random", "status report from bob"])
+    search("report from:@bob in:#general")
+    expect(hits).to_have_text(["status report from bob"])
+    search("in:Random report")
+    expect(hits).to_have_text(["status report in random"])
+    search("report in:nowhere")
+    expect(dialog.get_by_role("status")).to_have_text("You are in no room called “nowhere”.")
+    expect(hits).to_have_count(0)
+    search("from:bob")
+    expect(dialog.get_by_role("status")).to_contain_text("Add a word to search for")
