@@ -64,6 +64,12 @@ class UsernameIn(Schema):
     username: str
 
 
+class UsernamesIn(Schema):
+    usernames: list[str] = Field(
+        description="The other people: 2 to 8 usernames (yours, if given, is left out)."
+    )
+
+
 class RoleIn(Schema):
     role: Literal["owner", "moderator", "member"] = Field(
         description="`owner` hands the room over: the old owner becomes a moderator."
@@ -578,6 +584,24 @@ def direct_room_open(request: HttpRequest, payload: UsernameIn) -> Status:
     existing one is free. Either of us in CHAT_MAX_ROOMS_PER_USER rooms already is a 403.
     """
     room, created = services.direct_room_open(user=request.auth, username=payload.username)
+    return Status(201 if created else 200, selectors.room_detail(room=room, user=request.auth))
+
+
+@router.post(
+    "/groups",
+    response={200: RoomOut, 201: RoomOut, **errors(403, 404, 429)},
+    tags=["rooms"],
+    summary="Open a group conversation",
+)
+def group_room_open(request: HttpRequest, payload: UsernamesIn) -> Status:
+    """The private room of exactly me and these people, named after us: 201 when this
+    created it (everyone gets `room_added`), else 200 (the same people find the same
+    room; if I had left it, I am back in it).
+
+    422 for fewer than 2 or more than 8 others, 404 for a username nobody has; rate
+    limited and capped as direct rooms are.
+    """
+    room, created = services.group_room_open(user=request.auth, usernames=payload.usernames)
     return Status(201 if created else 200, selectors.room_detail(room=room, user=request.auth))
 
 

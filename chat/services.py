@@ -5,6 +5,7 @@ its events with ``transaction.on_commit``.
 """
 
 import copy
+import hashlib
 from functools import partial
 from typing import Self
 
@@ -14,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.identity import display_name
 from accounts.services import profile_ensure
 from chat import events, metrics, ratelimit
 from chat.changes import RoomChanged, message_insert, one_trip_posts, room_change, take_seq
@@ -61,8 +63,8 @@ def room_fields_check(*, name: object, slug: object, kind: object, topic: object
     """What a new room's fields must be (the API, the socket and the admin's form)."""
     if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
         raise ClientError("invalid", "kind must be 'public' or 'private'.")
-    if validators.slug(slug).startswith("dm-"):
-        raise ClientError("invalid", "slugs starting with 'dm-' are reserved.")
+    if validators.slug(slug).startswith(("dm-", "gm-")):
+        raise ClientError("invalid", "slugs starting with 'dm-' or 'gm-' are reserved.")
     _room_name(name)
     _room_topic(topic or "")
 
@@ -356,6 +358,79 @@ def direct_room_open(*, user: AbstractBaseUser, username: str) -> tuple[Room, bo
                 events.room_added(member, room)
     except IntegrityError:
         return Room.objects.get(direct_key=direct_key), False
+    return room, True
+
+
+# A group conversation has at most this many people besides the one who opens it;
+# a bigger group is a room of its own (with a name and an address).
+GROUP_MAX_OTHERS = 8
+
+
+def _group_others(*, user: AbstractBaseUser, usernames: object) -> list[AbstractBaseUser]:
+    if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
+        raise ClientError("invalid", "usernames must be a list of usernames.")
+    wanted = list(dict.fromkeys(u for u in usernames if u != user.get_username()))
+    if len(wanted) < 2:
+        raise ClientError(
+            "invalid", "A group conversation needs two other people; for one, open a direct one."
+        )
+    if len(wanted) > GROUP_MAX_OTHERS:
+        raise ClientError(
+            "invalid",
+            f"A group conversation has at most {GROUP_MAX_OTHERS + 1} people; "
+            "for more, create a room.",
+        )
+    return sorted((_active_user(username) for username in wanted), key=lambda other: other.pk)
+
+
+def _group_name(people: list[AbstractBaseUser]) -> str:
+    names = [display_name(person) for person in people]
+    name = f"{', '.join(names[:-1])} & {names[-1]}"
+    if len(name) <= ROOM_NAME_MAX_LENGTH:
+        return name
+    return name[: ROOM_NAME_MAX_LENGTH - 1].rstrip(", &") + "…"
+
+
+def group_room_open(*, user: AbstractBaseUser, usernames: object) -> tuple[Room, bool]:
+    """The private room of exactly these people (2 to GROUP_MAX_OTHERS others and the
+    user), created on first use and named after them; opening it again with the same
+    people finds it (``direct_key`` holds a digest of the set). Whoever opens it first
+    owns it: like any private room, it can be renamed and people added or removed.
+    One who left it and opens it again is back in it. Rate limited as new direct rooms.
+    """
+    others = _group_others(user=user, usernames=usernames)
+    people = sorted([user, *others], key=lambda person: person.pk)
+    digest = hashlib.sha256(",".join(str(person.pk) for person in people).encode()).hexdigest()
+    group_key = f"g:{digest[:40]}"
+    room = Room.objects.filter(direct_key=group_key).first()
+    if room is not None:
+        if membership_of(user=user, room=room) is None:
+            with transaction.atomic():
+                _room_cap_check(user, yourself=True)
+                membership, created = Membership.objects.get_or_create(room=room, user=user)
+                if created:
+                    _on_commit(events.member_joined, membership)
+                    events.room_added(user, room)
+        return room, False
+    try:
+        with transaction.atomic():
+            for person in people:  # user rows locked in id order, as for a direct room
+                _room_cap_check(person, yourself=person.pk == user.pk)
+            _spend_token(user, "dm", "You are starting conversations too fast; wait a moment.")
+            room = Room.objects.create(
+                slug=f"gm-{digest[:12]}",
+                name=_group_name([user, *others]),
+                kind=Room.Kind.PRIVATE,
+                creator=user,
+                direct_key=group_key,
+            )
+            for person in people:
+                role = Membership.Role.OWNER if person.pk == user.pk else Membership.Role.MEMBER
+                Membership.objects.create(room=room, user=person, role=role)
+            for person in people:  # counter rows in id order (chat/user_events.py)
+                events.room_added(person, room)
+    except IntegrityError:
+        return Room.objects.get(direct_key=group_key), False
     return room, True
 
 

@@ -63,6 +63,7 @@ MATRIX: list[tuple[str, str, str, dict | None, dict[str, int]]] = [
     ("GET", "/api/rooms", "-", None, everyone(200)),
     ("POST", "/api/rooms", "-", {"name": "New", "slug": "new-{role}"}, everyone(201)),
     ("POST", "/api/dms", "-", {"username": "tina"}, everyone(201)),
+    ("POST", "/api/groups", "-", {"usernames": ["tina", "bob", "mona"]}, everyone(201)),
     # The people picker: anyone signed in finds people (never their email).
     ("GET", "/api/users?q=ti", "-", None, everyone(200)),
     # Message search: anyone signed in searches their own rooms (never others').

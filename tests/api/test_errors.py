@@ -21,6 +21,7 @@ DESIGN_ROUTES = {
     ("post", "/api/rooms/{slug}/messages"),
     ("get", "/api/rooms/{slug}/poll"),
     ("post", "/api/dms"),
+    ("post", "/api/groups"),
     ("get", "/api/tokens"),
     ("post", "/api/tokens"),
     ("delete", "/api/tokens/{token_id}"),

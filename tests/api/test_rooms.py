@@ -176,3 +176,64 @@ def test_direct_rooms_need_another_real_user(make_user, bearer):
     assert api.post("/api/dms", {"username": "alice"}).status_code == 422
     assert api.post("/api/dms", {"username": "nobody"}).status_code == 404
     assert api.post("/api/dms", {"username": ""}).status_code == 422
+
+
+def test_a_group_conversation_is_a_private_room_of_exactly_those_people(make_user, bearer):
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    dave = make_user("dave")
+    first = bearer(alice).post("/api/groups", {"usernames": ["bob", "carol"]})
+    assert first.status_code == 201, first.json()
+    room = first.json()
+    assert (room["kind"], room["name"], room["is_member"]) == (
+        "private",
+        "alice, bob & carol",
+        True,
+    )
+    members = bearer(bob).get(f"/api/rooms/{room['slug']}/members").json()
+    assert {(m["username"], m["role"]) for m in members} == {
+        ("alice", "owner"),
+        ("bob", "member"),
+        ("carol", "member"),
+    }
+    # The same people, in any order and from any of them, find the same room.
+    again = bearer(carol).post("/api/groups", {"usernames": ["bob", "alice", "carol"]})
+    assert (again.status_code, again.json()["slug"]) == (200, room["slug"])
+    # Others are a group of their own; an outsider cannot see this one.
+    other = bearer(alice).post("/api/groups", {"usernames": ["bob", "dave"]})
+    assert other.status_code == 201 and other.json()["slug"] != room["slug"]
+    assert bearer(dave).get(f"/api/rooms/{room['slug']}").status_code == 404
+    # One who left and opens it again is back in it, with its history.
+    assert bearer(bob).post(f"/api/rooms/{room['slug']}/leave").status_code == 204
+    back = bearer(bob).post("/api/groups", {"usernames": ["alice", "carol"]})
+    assert (back.status_code, back.json()["is_member"]) == (200, True)
+    assert Membership.objects.filter(room__slug=room["slug"]).count() == 3
+    assert dave.pk not in Membership.objects.filter(room__slug=room["slug"]).values_list(
+        "user_id", flat=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("usernames", "status"),
+    [
+        (["bob"], 422),  # one person: a direct conversation
+        (["bob", "alice"], 422),  # myself does not count
+        ([f"u{n}" for n in range(9)], 422),  # past 8 others: a room
+        (["bob", "nobody"], 404),
+        ("bob,carol", 422),
+    ],
+)
+def test_a_group_needs_two_to_eight_other_real_people(make_user, bearer, usernames, status):
+    alice = make_user("alice")
+    for name in ("bob", "carol", *(f"u{n}" for n in range(9))):
+        make_user(name)
+    before = Room.objects.count()
+    answer = bearer(alice).post("/api/groups", {"usernames": usernames})
+    assert answer.status_code == status, answer.json()
+    assert answer.json()["detail"]
+    assert Room.objects.count() == before
+
+
+def test_group_addresses_are_reserved(make_user, bearer):
+    api = bearer(make_user("alice"))
+    answer = api.post("/api/rooms", {"name": "Sneaky", "slug": "gm-0123456789ab"})
+    assert answer.status_code == 422
