@@ -380,7 +380,13 @@ def _group_others(*, user: AbstractBaseUser, usernames: object) -> list[Abstract
             f"A group conversation has at most {GROUP_MAX_OTHERS + 1} people; "
             "for more, create a room.",
         )
-    return sorted((_active_user(username) for username in wanted), key=lambda other: other.pk)
+    others = []
+    for username in wanted:
+        try:
+            others.append(_active_user(username))
+        except ClientError as error:
+            raise ClientError(error.code, f"There is no user called {username[:150]}.") from None
+    return sorted(others, key=lambda other: other.pk)
 
 
 def _group_name(people: list[AbstractBaseUser]) -> str:

@@ -951,6 +951,15 @@ async function startDirect(username) {
   openRoom(slug, { focus: true });
 }
 
+/** Open (or create) the private room of me and these people: POST /api/groups. */
+async function startGroup(usernames) {
+  const room = await api("POST", "/groups", { usernames });
+  store.upsertRoom(asRoom(room));
+  await joinRoom(conn, room.slug);
+  history.pushState(null, "", roomHref(room.slug));
+  openRoom(room.slug, { focus: true });
+}
+
 setUpShortcuts(store, { open: (slug) => {
   history.pushState(null, "", roomHref(slug));
   openRoom(slug, { focus: true });
@@ -1041,6 +1050,7 @@ setUpDialogs(store, {
   join: (slug) => joinRoom(conn, slug),
   open: (slug) => openRoom(slug, { focus: true }),
   direct: startDirect,
+  group: startGroup,
   currentRoom: () => store.current,
 });
 

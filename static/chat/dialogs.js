@@ -156,6 +156,7 @@ function wire(dialogId, openerId, onOpen) {
 
 /**
  * @param {object} on  join(slug) -> Promise, open(slug), direct(username) -> Promise,
+ *                     group(usernames) -> Promise,
  *                     currentRoom() -> room|null
  */
 export function setUpDialogs(store, on) {
@@ -309,27 +310,79 @@ export function setUpDialogs(store, on) {
     }
   });
 
-  // ### Direct conversation ###
+  // ### Direct or group conversation ###
+  // Picking someone opens the direct conversation at once; after "Add more people"
+  // each pick becomes a chip instead, and "Open conversation" opens the group's room.
   const dmForm = byId("dm-form");
   const dmInput = byId("dm-username");
   const dmError = byId("dm-error");
-  const dmPicker = new PeoplePicker(dmInput, () => dmForm.requestSubmit());
+  const dmTitle = byId("dm-title");
+  const dmPeople = byId("dm-people");
+  const dmMore = byId("dm-more");
+  let grouping = false;
+  let chosen = []; // [{username, display_name}], in the order added
+  const renderChosen = () => {
+    dmPeople.hidden = !grouping || !chosen.length;
+    dmPeople.replaceChildren(...chosen.map((person) => h("li", { class: "people-chip" },
+      h("span", {}, person.display_name || person.username),
+      h("button", {
+        type: "button",
+        class: "icon-button people-chip-remove",
+        "data-username": person.username,
+        "aria-label": `Remove ${person.display_name || person.username}`,
+      }, icon("close", 14)))));
+  };
+  const addChosen = (person) => {
+    const username = person.username.trim();
+    if (username && username !== store.me.username && !chosen.some((p) => p.username === username)) {
+      chosen.push({ username, display_name: person.display_name || username });
+    }
+    dmInput.value = "";
+    renderChosen();
+    dmInput.focus();
+  };
+  const dmPicker = new PeoplePicker(dmInput, (person) => {
+    if (grouping) addChosen(person);
+    else dmForm.requestSubmit();
+  });
   const dm = wire("dm-dialog", "dm-open", () => {
     dmForm.reset();
     dmPicker.reset();
+    grouping = false;
+    chosen = [];
+    dmMore.hidden = false;
+    setText(dmTitle, "Direct conversation");
+    renderChosen();
     setText(dmError, "");
+  });
+  dmMore.addEventListener("click", () => {
+    grouping = true;
+    dmMore.hidden = true;
+    setText(dmTitle, "Group conversation");
+    if (dmInput.value.trim()) addChosen({ username: dmInput.value });
+    else dmInput.focus();
+  });
+  dmPeople.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-username]");
+    if (!button) return;
+    chosen = chosen.filter((person) => person.username !== button.dataset.username);
+    renderChosen();
+    dmInput.focus();
   });
   dmForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     dmPicker.reset();
-    const username = dmInput.value.trim();
-    if (!username) return;
+    const typed = dmInput.value.trim();
+    const usernames = [...chosen.map((person) => person.username), ...(typed ? [typed] : [])];
+    if (!usernames.length) return;
     try {
-      await on.direct(username);
+      if (usernames.length === 1) await on.direct(usernames[0]);
+      else await on.group(usernames);
       dm.close();
     } catch (error) {
-      setText(dmError, error.code === "not_found"
-        ? `There is no user called ${username}. Type part of their name and pick them from the list.`
+      const missing = usernames.length === 1 ? `There is no user called ${usernames[0]}.` : error.detail;
+      setText(dmError, error.code === "not_found" || error.status === 404
+        ? `${missing} Type part of their name and pick them from the list.`
         : error.detail || error.message);
     }
   });

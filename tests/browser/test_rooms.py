@@ -129,3 +129,51 @@ def test_unread_counts_and_the_new_messages_line(replicas, make_person, open_cha
     alice.expect_online()
     expect(alice.room_link("Random")).to_be_visible()
     expect(alice.room_link("Random").locator(".unread-badge")).to_be_hidden()
+
+
+def test_a_group_conversation_starts_from_the_people_picker_and_reaches_everyone(
+    replicas, make_person, open_chat
+):
+    make_person("alice")
+    make_person("bob")
+    make_person("carol")
+    one, two = replicas
+    alice, bob, carol = open_chat("alice", one), open_chat("bob", two), open_chat("carol", one)
+    page = alice.page
+
+    page.get_by_role("button", name="Start a direct conversation").click()
+    expect(page.get_by_role("dialog", name="Direct conversation")).to_be_visible()
+    dialog = page.locator("#dm-dialog")
+    dialog.get_by_role("button", name="Add more people").click()
+    expect(page.get_by_role("dialog", name="Group conversation")).to_be_visible()
+    field = dialog.get_by_role("combobox", name="Name or username")
+    for name in ("bob", "carol", "bob"):  # picking someone twice adds them once
+        field.press_sequentially(name)
+        dialog.get_by_role("option", name=re.compile(f"@{name}")).click()
+    chips = dialog.locator("#dm-people li")
+    expect(chips).to_have_text(["bob", "carol"])
+    dialog.get_by_role("button", name="Open conversation").click()
+    expect(dialog).to_be_hidden()
+    expect(alice.room_title).to_have_text("alice, bob & carol")
+
+    alice.send("the three of us")
+    for person in (bob, carol):  # in their sidebars live, on either replica
+        person.open_room("alice, bob & carol")
+        person.expect_message("the three of us", author="alice")
+    carol.send("hello both")
+    bob.expect_message("hello both", author="carol")
+
+    # The same people again: the same room, not a new one.
+    page.get_by_role("button", name="Start a direct conversation").click()
+    dialog.get_by_role("button", name="Add more people").click()
+    for name in ("carol", "bob"):
+        field.press_sequentially(name)
+        dialog.get_by_role("option", name=re.compile(f"@{name}")).click()
+    dialog.get_by_role("button", name="Remove carol").click()
+    expect(chips).to_have_text(["bob"])
+    field.press_sequentially("carol")
+    dialog.get_by_role("option", name=re.compile("@carol")).click()
+    dialog.get_by_role("button", name="Open conversation").click()
+    expect(alice.room_title).to_have_text("alice, bob & carol")
+    expect(alice.room_link("alice, bob & carol")).to_have_count(1)
+    alice.expect_message("hello both", author="carol")
