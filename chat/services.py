@@ -116,6 +116,12 @@ def room_join(*, user: AbstractBaseUser, room: Room) -> tuple[Membership, bool]:
         return membership, False
     if room.kind != Room.Kind.PUBLIC:
         raise ClientError("not_found", "No such room.")
+    return _member_add(user=user, room=room)
+
+
+def _member_add(*, user: AbstractBaseUser, room: Room) -> tuple[Membership, bool]:
+    """Make the user a member (inside a transaction): within their room cap, heard
+    by the room (`member_joined`) and by their own sockets (`room_added`)."""
     _room_cap_check(user, yourself=True)
     membership, created = Membership.objects.get_or_create(room=room, user=user)
     if created:
@@ -412,11 +418,7 @@ def group_room_open(*, user: AbstractBaseUser, usernames: object) -> tuple[Room,
     if room is not None:
         if membership_of(user=user, room=room) is None:
             with transaction.atomic():
-                _room_cap_check(user, yourself=True)
-                membership, created = Membership.objects.get_or_create(room=room, user=user)
-                if created:
-                    _on_commit(events.member_joined, membership)
-                    events.room_added(user, room)
+                _member_add(user=user, room=room)
         return room, False
     try:
         with transaction.atomic():
